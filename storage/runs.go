@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Outcomes of a hook run.
+const (
+	OutcomeOK      = "ok"
+	OutcomeError   = "error"
+	OutcomePanic   = "panic"
+	OutcomeTimeout = "timeout"
+)
+
+// Run is the record of one hook run.
+type Run struct {
+	HookID   string
+	Kind     string // event kind of the item
+	Service  string
+	Node     string
+	ItemID   string
+	Start    time.Time
+	Duration time.Duration
+	Outcome  string // one of the Outcome constants
+	Error    string // "" when Outcome is ok
+	Log      []string
+}
+
+// AddRuns stores runs in one transaction, then trims the history of each
+// hook they belong to to its newest keep runs (keep ≤ 0: no trimming).
+func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store runs: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
+		(hook_id, kind, service, node, item_id, started, duration, outcome, error, log)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("store runs: %w", err)
+	}
+	defer stmt.Close()
+	hooks := make(map[string]bool)
+	for _, r := range runs {
+		log := r.Log
+		if log == nil {
+			log = []string{}
+		}
+		lines, err := json.Marshal(log)
+		if err != nil {
+			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
+		}
+		_, err = stmt.ExecContext(ctx, r.HookID, r.Kind, r.Service, r.Node, r.ItemID,
+			r.Start.UnixNano(), int64(r.Duration), r.Outcome, r.Error, string(lines))
+		if err != nil {
+			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
+		}
+		hooks[r.HookID] = true
+	}
+	if keep > 0 {
+		for id := range hooks {
+			_, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE hook_id = ?1 AND id <=
+				(SELECT id FROM runs WHERE hook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
+				id, keep)
+			if err != nil {
+				return fmt.Errorf("trim runs of hook %s: %w", id, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store runs: %w", err)
+	}
+	return nil
+}
+
+// Runs returns the stored runs of a hook, oldest first.
+func (db *DB) Runs(ctx context.Context, hookID string) ([]Run, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT hook_id, kind, service, node, item_id,
+		started, duration, outcome, error, log FROM runs WHERE hook_id = ? ORDER BY id`, hookID)
+	if err != nil {
+		return nil, fmt.Errorf("runs of hook %s: %w", hookID, err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		var (
+			r            Run
+			started, dur int64
+			lines        string
+		)
+		if err := rows.Scan(&r.HookID, &r.Kind, &r.Service, &r.Node, &r.ItemID,
+			&started, &dur, &r.Outcome, &r.Error, &lines); err != nil {
+			return nil, fmt.Errorf("runs of hook %s: %w", hookID, err)
+		}
+		r.Start = time.Unix(0, started)
+		r.Duration = time.Duration(dur)
+		if err := json.Unmarshal([]byte(lines), &r.Log); err != nil {
+			return nil, fmt.Errorf("runs of hook %s: log: %w", hookID, err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("runs of hook %s: %w", hookID, err)
+	}
+	return runs, nil
+}
+
+// DeleteOrphanRuns deletes the runs of hooks that are not stored: those of
+// memory-only hooks from before a restart, or of deleted ones.
+func (db *DB) DeleteOrphanRuns(ctx context.Context) error {
+	_, err := db.db.ExecContext(ctx,
+		`DELETE FROM runs WHERE hook_id NOT IN (SELECT id FROM hooks)`)
+	if err != nil {
+		return fmt.Errorf("delete orphan runs: %w", err)
+	}
+	return nil
+}
+
+// DeleteRuns deletes the runs of the hooks with these ids.
+func (db *DB) DeleteRuns(ctx context.Context, ids ...string) error {
+	for _, id := range ids {
+		if _, err := db.db.ExecContext(ctx, `DELETE FROM runs WHERE hook_id = ?`, id); err != nil {
+			return fmt.Errorf("delete runs of hook %s: %w", id, err)
+		}
+	}
+	return nil
+}
