@@ -1,12 +1,44 @@
 // Package runtime compiles hook code with yaegi and runs it.
 //
-// Compile reads and checks the code of a hook once; Program.Run calls its
-// Hook function under a context deadline.
+// Compile reads the code of a hook once, checks it and compiles it; the
+// Program it returns keeps the code in memory, so that neither Run nor a
+// reload after Unload reads a file again. Program.Run calls the hook's
+// Hook function under a context: a hook that spins (for {}) or blocks on a
+// channel is stopped when the context ends, and its interpreter is rebuilt
+// before the next run.
+//
+// Hook code sees package hookbot and yaegi's standard library (Go 1.22's
+// API) minus unsafe, syscall, time.AfterFunc, context.AfterFunc and
+// runtime.SetFinalizer; go statements are refused. yaegi is not a sandbox:
+// admin hooks may read files and start processes, and infinite recursion
+// or running out of memory kills the bot.
+//
+// # Language gaps
+//
+// yaegi v0.16.1 interprets most of Go, but hook authors must know that:
+//
+//   - the builtins min, max and clear do not exist;
+//   - range over an integer and range over a function are not supported;
+//   - loop variables are shared between iterations, as before Go 1.22
+//     (copy them, v := v, before capturing them in a closure);
+//   - with a named result, a := that redeclares it in an inner scope
+//     silently loses the value: assign with = instead;
+//   - errors.As on an error type defined by the script fails;
+//   - the standard library is Go 1.22's: newer functions are missing;
+//   - native calls (time.Sleep, network I/O) are not interrupted by the
+//     timeout: they finish, then the hook stops. Use ctx with APIs that
+//     take one.
 package runtime
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sync"
+
+	"github.com/traefik/yaegi/interp"
 
 	"hookbot/hooks/hookbot"
 )
@@ -20,19 +52,172 @@ type Source struct {
 
 // Program is compiled hook code. It is safe for concurrent use; runs of one
 // Program are serialized.
-type Program struct{}
+type Program struct {
+	src *unit // read once at Compile, never changed
+
+	mu   sync.Mutex
+	inst *instance // nil when unloaded
+}
 
 // Compile reads and compiles the code src names. A compile error lists
-// every problem as file:line:col (code:line:col for go_code).
+// every problem as file:line:col (code:line:col for go_code) and is an
+// *Error. The returned Program is unloaded: its first Run loads it.
 func Compile(ctx context.Context, src Source) (*Program, error) {
-	return nil, errors.New("runtime: not implemented")
+	p, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.src.load(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Parse reads the code src names and checks what the Go parser can see
+// (syntax, go statements, imports, a func Hook) without building an
+// interpreter, which is about a hundred times cheaper than Compile. It is
+// meant for code that Compile accepted before, such as hooks restored
+// from the database: type errors, if any, surface at the first Run.
+func Parse(src Source) (*Program, error) {
+	u, err := read(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.check(); err != nil {
+		return nil, err
+	}
+	return &Program{src: u}, nil
 }
 
 // Run calls Hook(ctx, bot, item). It returns the hook's error, a panic as
-// an error, or ctx's error when the run was stopped.
+// an error, or ctx's error (wrapped) when the run was stopped. Calls of
+// bot made by the hook after Run returned (a native call that outlived a
+// timeout) are refused, and Log lines dropped.
 func (p *Program) Run(ctx context.Context, bot hookbot.Bot, item hookbot.Item) error {
-	return errors.New("runtime: not implemented")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hook not run: %w", err)
+	}
+	if p.inst == nil {
+		inst, err := p.src.load(ctx)
+		if err != nil {
+			return fmt.Errorf("load hook: %w", err)
+		}
+		p.inst = inst
+	}
+	inst := p.inst
+	rb := &runBot{bot: bot}
+	defer rb.end()
+	inst.call = call{ctx: ctx, bot: rb, item: item}
+	_, err := inst.interp.ExecuteWithContext(ctx, inst.prog)
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// The interpreter goroutine may still be in a native call: drop
+		// the interpreter, the next run builds a new one.
+		p.inst = nil
+		return fmt.Errorf("hook stopped: %w", err)
+	case err != nil:
+		p.inst = nil // do not trust an interpreter after a panic
+		var pe interp.Panic
+		if errors.As(err, &pe) {
+			if pos := panicPos.FindStringSubmatch(inst.stderr.String()); pos != nil {
+				return fmt.Errorf("hook panicked at %s: %v", rename(pos[1], p.src.names), pe.Value)
+			}
+			return fmt.Errorf("hook panicked: %v", pe.Value)
+		}
+		return fmt.Errorf("run hook: %w", err)
+	}
+	res := inst.call.err
+	inst.call = call{}
+	inst.stderr.Reset()
+	return res
 }
 
-// Unload frees the interpreter; the next Run loads it again.
-func (p *Program) Unload() {}
+// panicPos finds the position yaegi prints on stderr for a panic.
+var panicPos = regexp.MustCompile(`(?m)^(.+?:\d+:\d+): panic`)
+
+// Unload frees the interpreter; the next Run loads it again from the code
+// kept in memory.
+func (p *Program) Unload() {
+	p.mu.Lock()
+	p.inst = nil
+	p.mu.Unlock()
+}
+
+// Loaded reports whether the Program holds an interpreter.
+func (p *Program) Loaded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inst != nil
+}
+
+// call holds the arguments and the result of the current run. The
+// compiled call program reads them through getter functions, because a
+// compiled yaegi Program snapshots exported host variables.
+type call struct {
+	ctx  context.Context
+	bot  hookbot.Bot
+	item hookbot.Item
+	err  error
+}
+
+// instance is one loaded interpreter of a Program.
+type instance struct {
+	interp *interp.Interpreter
+	prog   *interp.Program // calls Hook with the values of call
+	call   call
+	stderr cappedBuffer // what yaegi prints, for panic positions
+}
+
+// callImportPath is the package through which the call program reaches
+// the arguments of the current run.
+const callImportPath = "hookbot.local/call"
+
+// hookType is the type Hook must have.
+var hookType = reflect.TypeOf((func(context.Context, hookbot.Bot, hookbot.Item) error)(nil))
+
+// load builds an interpreter holding the hook's package and the compiled
+// program that calls its Hook. ctx bounds the package initialization.
+func (u *unit) load(ctx context.Context) (*instance, error) {
+	inst := &instance{}
+	i := interp.New(interp.Options{
+		GoPath:               ".",
+		SourcecodeFilesystem: u.fsys,
+		Stdout:               &inst.stderr,
+		Stderr:               &inst.stderr,
+		Args:                 []string{"hook"},
+		Env:                  []string{},
+	})
+	syms := symbols()
+	syms[callImportPath+"/call"] = map[string]reflect.Value{
+		"Ctx":    reflect.ValueOf(func() context.Context { return inst.call.ctx }),
+		"Bot":    reflect.ValueOf(func() hookbot.Bot { return inst.call.bot }),
+		"Item":   reflect.ValueOf(func() hookbot.Item { return inst.call.item }),
+		"Return": reflect.ValueOf(func(err error) { inst.call.err = err }),
+	}
+	if err := i.Use(syms); err != nil {
+		return nil, fmt.Errorf("load symbols: %w", err)
+	}
+	imports := fmt.Sprintf("import (__hook %q; __call %q)", u.importPath, callImportPath)
+	if _, err := i.EvalWithContext(ctx, imports); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("load hook: %w", ctx.Err())
+		}
+		return nil, &Error{Problems: yaegiProblems(err, u.names)}
+	}
+	v, err := i.Eval("__hook.Hook")
+	if err != nil {
+		return nil, &Error{Problems: []Problem{{Msg: "no func Hook(ctx context.Context, bot hookbot.Bot, item hookbot.Item) error"}}}
+	}
+	if v.Type() != hookType {
+		return nil, &Error{Problems: []Problem{{Pos: u.hookPos, Msg: fmt.Sprintf("Hook has type %s, want func(context.Context, hookbot.Bot, hookbot.Item) error", v.Type())}}}
+	}
+	prog, err := i.Compile("__call.Return(__hook.Hook(__call.Ctx(), __call.Bot(), __call.Item()))")
+	if err != nil {
+		return nil, fmt.Errorf("compile hook call: %w", err)
+	}
+	inst.interp = i
+	inst.prog = prog
+	return inst, nil
+}
