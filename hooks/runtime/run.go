@@ -62,24 +62,3 @@ func (b *runBot) Log(msg string) {
 		bot.Log(msg)
 	}
 }
-
-// maxStderr bounds what is kept of yaegi's output during one run.
-const maxStderr = 4 << 10
-
-// cappedBuffer keeps the first maxStderr bytes written to it.
-type cappedBuffer struct {
-	buf []byte
-}
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := maxStderr - len(c.buf); room > 0 {
-		if len(p) < room {
-			room = len(p)
-		}
-		c.buf = append(c.buf, p[:room]...)
-	}
-	return len(p), nil
-}
-
-func (c *cappedBuffer) String() string { return string(c.buf) }
-func (c *cappedBuffer) Reset()         { c.buf = c.buf[:0] }

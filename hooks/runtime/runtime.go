@@ -34,8 +34,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
-	"regexp"
 	"sync"
 
 	"github.com/traefik/yaegi/interp"
@@ -121,21 +121,15 @@ func (p *Program) Run(ctx context.Context, bot hookbot.Bot, item hookbot.Item) e
 		p.inst = nil // do not trust an interpreter after a panic
 		var pe interp.Panic
 		if errors.As(err, &pe) {
-			if pos := panicPos.FindStringSubmatch(inst.stderr.String()); pos != nil {
-				return fmt.Errorf("hook panicked at %s: %v", rename(pos[1], p.src.names), pe.Value)
-			}
+			// yaegi v0.16.1 does not know where the panic happened.
 			return fmt.Errorf("hook panicked: %v", pe.Value)
 		}
 		return fmt.Errorf("run hook: %w", err)
 	}
 	res := inst.call.err
 	inst.call = call{}
-	inst.stderr.Reset()
 	return res
 }
-
-// panicPos finds the position yaegi prints on stderr for a panic.
-var panicPos = regexp.MustCompile(`(?m)^(.+?:\d+:\d+): panic`)
 
 // Unload frees the interpreter; the next Run loads it again from the code
 // kept in memory.
@@ -167,7 +161,6 @@ type instance struct {
 	interp *interp.Interpreter
 	prog   *interp.Program // calls Hook with the values of call
 	call   call
-	stderr cappedBuffer // what yaegi prints, for panic positions
 }
 
 // callImportPath is the package through which the call program reaches
@@ -184,10 +177,11 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 	i := interp.New(interp.Options{
 		GoPath:               ".",
 		SourcecodeFilesystem: u.fsys,
-		Stdout:               &inst.stderr,
-		Stderr:               &inst.stderr,
-		Args:                 []string{"hook"},
-		Env:                  []string{},
+		Stdout:               io.Discard, // print and println: hooks use bot.Log
+		Stderr:               io.Discard, // yaegi's panic traces, without positions
+
+		Args: []string{"hook"},
+		Env:  []string{},
 	})
 	syms := symbols()
 	syms[callImportPath+"/call"] = map[string]reflect.Value{
@@ -204,7 +198,7 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("load hook: %w", ctx.Err())
 		}
-		return nil, &Error{Problems: yaegiProblems(err, u.names)}
+		return nil, &Error{Problems: u.fixCodeProblems(yaegiProblems(err, u.names))}
 	}
 	v, err := i.Eval("__hook.Hook")
 	if err != nil {

@@ -39,6 +39,7 @@ type unit struct {
 	importPath string            // the hook's package
 	names      map[string]string // in-memory file name → name users see
 	hookPos    string            // where Hook is declared, set by check
+	codeEnd    token.Position    // go_code: the position just after the code
 }
 
 // read reads the code src names into a unit. It reads files; nothing else
@@ -71,6 +72,7 @@ func read(src Source) (*unit, error) {
 	case TypeGoCode:
 		u.importPath = codeImportPath
 		u.add(codeImportPath, codeFile, codeName, wrapCode(src.Arg))
+		u.codeEnd = endOf(src.Arg)
 	default:
 		return nil, fmt.Errorf("unknown hook type %q", src.Type)
 	}
@@ -190,8 +192,41 @@ func wrapCode(code string) []byte {
 	fmt.Fprintf(&b, "/*line %s:1:1*/%s\n", codeFile, code[:end])
 	b.WriteString("func Hook(ctx __hookbot_context.Context, bot __hookbot_hookbot.Bot, item __hookbot_hookbot.Item) error {")
 	fmt.Fprintf(&b, "/*line %s:%d:%d*/%s\n", codeFile, line, col, code[end:])
-	b.WriteString("return nil\n}\n")
+	// What follows the user's code (errors about an unclosed block, say)
+	// is shown at the end of it.
+	e := endOf(code)
+	fmt.Fprintf(&b, "/*line %s:%d:%d*/return nil\n}\n", codeFile, e.Line, e.Column)
 	return []byte(b.String())
+}
+
+// endOf returns the position just after the end of code.
+func endOf(code string) token.Position {
+	return token.Position{
+		Line:   1 + strings.Count(code, "\n"),
+		Column: len(code) - strings.LastIndex(code, "\n"),
+	}
+}
+
+// fixCodeProblems moves problems that lie at or past the end of go_code (in the
+// wrapper around it) to the end of the code, and drops them when an
+// earlier problem explains them.
+func (u *unit) fixCodeProblems(ps []Problem) []Problem {
+	if u.codeEnd.Line == 0 {
+		return ps
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		var line, col int
+		if _, err := fmt.Sscanf(p.Pos, codeName+":%d:%d", &line, &col); err == nil &&
+			(line > u.codeEnd.Line || line == u.codeEnd.Line && col >= u.codeEnd.Column) {
+			if len(out) > 0 {
+				continue
+			}
+			p.Pos = fmt.Sprintf("%s:%d:%d", codeName, u.codeEnd.Line, u.codeEnd.Column)
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // importsEnd returns the offset in code just after its leading import
@@ -245,11 +280,12 @@ func importsEnd(code string) int {
 func (u *unit) check() error {
 	var problems []Problem
 	fset := token.NewFileSet()
-	hookFound := false
+	hookFound, parseFailed := false, false
 	var firstFile string // position of the hook package's first package clause
 	for _, name := range u.sortedFiles() {
-		f, err := parser.ParseFile(fset, name, u.fsys[name].Data, parser.AllErrors|parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, name, u.fsys[name].Data, parser.SkipObjectResolution)
 		if err != nil {
+			parseFailed = true
 			problems = append(problems, yaegiProblems(err, u.names)...)
 		}
 		if f == nil {
@@ -302,10 +338,10 @@ func (u *unit) check() error {
 			u.fsys[name] = &fstest.MapFile{Data: data, Mode: 0o444}
 		}
 	}
-	if !hookFound && firstFile != "" && len(problems) == 0 {
+	if !hookFound && firstFile != "" && !parseFailed {
 		problems = append(problems, Problem{firstFile, "no func Hook(ctx context.Context, bot hookbot.Bot, item hookbot.Item) error"})
 	}
-	if len(problems) > 0 {
+	if problems = u.fixCodeProblems(problems); len(problems) > 0 {
 		return &Error{Problems: problems}
 	}
 	return nil
