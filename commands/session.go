@@ -44,7 +44,7 @@ func (s *Server) sweepLocked(now time.Time) {
 	for id, ss := range s.sessions {
 		if now.Sub(ss.last) >= s.idle {
 			delete(s.sessions, id)
-			s.ended[id] = ended{owner: ss.owner, at: now}
+			s.ended[id] = ended{owner: ss.owner, at: ss.last.Add(s.idle)}
 		}
 	}
 	for id, e := range s.ended {

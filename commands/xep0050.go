@@ -241,10 +241,12 @@ func (s *Server) Execute(ctx context.Context, iq stanza.IQ, req Request) xml.Tok
 		return errorIQ(iq, errBadAction)
 	}
 
-	// Keep what was submitted, as sent, for this stage's fields.
+	// A submission replaces the values of this stage's fields, kept as
+	// sent; the other stages' values stay.
 	raw := maps.Clone(ss.raw)
 	if req.Form != nil {
 		for _, f := range c.Stages[ss.stage].Fields {
+			delete(raw, f.Var)
 			if vs, ok := req.Form.Values[f.Var]; ok {
 				raw[f.Var] = vs
 			}
