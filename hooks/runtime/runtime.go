@@ -110,7 +110,7 @@ func (p *Program) Run(ctx context.Context, bot hookbot.Bot, item hookbot.Item) e
 	rb := &runBot{bot: bot}
 	defer rb.end()
 	inst.call = call{ctx: ctx, bot: rb, item: item}
-	_, err := inst.interp.ExecuteWithContext(ctx, inst.prog)
+	res, err := inst.interp.ExecuteWithContext(ctx, inst.prog)
 	switch {
 	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		// The interpreter goroutine may still be in a native call: drop
@@ -126,9 +126,12 @@ func (p *Program) Run(ctx context.Context, bot hookbot.Bot, item hookbot.Item) e
 		}
 		return fmt.Errorf("run hook: %w", err)
 	}
-	res := inst.call.err
 	inst.call = call{}
-	return res
+	if !res.IsValid() || res.IsNil() {
+		return nil
+	}
+	hookErr, _ := res.Interface().(error)
+	return hookErr
 }
 
 // Unload frees the interpreter; the next Run loads it again from the code
@@ -185,10 +188,9 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 	})
 	syms := symbols()
 	syms[callImportPath+"/call"] = map[string]reflect.Value{
-		"Ctx":    reflect.ValueOf(func() context.Context { return inst.call.ctx }),
-		"Bot":    reflect.ValueOf(func() hookbot.Bot { return inst.call.bot }),
-		"Item":   reflect.ValueOf(func() hookbot.Item { return inst.call.item }),
-		"Return": reflect.ValueOf(func(err error) { inst.call.err = err }),
+		"Args": reflect.ValueOf(func() (context.Context, hookbot.Bot, hookbot.Item) {
+			return inst.call.ctx, inst.call.bot, inst.call.item
+		}),
 	}
 	if err := i.Use(syms); err != nil {
 		return nil, fmt.Errorf("load symbols: %w", err)
@@ -207,7 +209,7 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 	if v.Type() != hookType {
 		return nil, &Error{Problems: []Problem{{Pos: u.hookPos, Msg: fmt.Sprintf("Hook has type %s, want func(context.Context, hookbot.Bot, hookbot.Item) error", v.Type())}}}
 	}
-	prog, err := i.Compile("__call.Return(__hook.Hook(__call.Ctx(), __call.Bot(), __call.Item()))")
+	prog, err := i.Compile("__hook.Hook(__call.Args())")
 	if err != nil {
 		return nil, fmt.Errorf("compile hook call: %w", err)
 	}
