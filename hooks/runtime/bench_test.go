@@ -101,11 +101,12 @@ func BenchmarkLoadedMemory(b *testing.B) {
 	b.ReportMetric(perUnloaded, "bytes/unloaded-hook")
 }
 
-// heapInUse returns the live heap after a full collection.
+// heapInUse returns the live heap and goroutine stacks after a full
+// collection.
 func heapInUse() int64 {
 	goruntime.GC()
 	goruntime.GC()
 	var m goruntime.MemStats
 	goruntime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
+	return int64(m.HeapAlloc + m.StackInuse)
 }

@@ -67,9 +67,11 @@ func Compile(ctx context.Context, src Source) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.src.load(ctx); err != nil {
+	inst, err := p.src.load(ctx)
+	if err != nil {
 		return nil, err
 	}
+	inst.close()
 	return p, nil
 }
 
@@ -106,39 +108,27 @@ func (p *Program) Run(ctx context.Context, bot hookbot.Bot, item hookbot.Item) e
 		}
 		p.inst = inst
 	}
-	inst := p.inst
 	rb := &runBot{bot: bot}
 	defer rb.end()
-	inst.call = call{ctx: ctx, bot: rb, item: item}
-	res, err := inst.interp.ExecuteWithContext(ctx, inst.prog)
-	switch {
-	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		// The interpreter goroutine may still be in a native call: drop
-		// the interpreter, the next run builds a new one.
+	err, ended := p.inst.call(ctx, rb, item)
+	if ended {
+		// After a timeout the interpreter goroutine may still be in a
+		// native call; after a panic its state is unknown: the next run
+		// builds a new interpreter.
+		p.inst.close()
 		p.inst = nil
-		return fmt.Errorf("hook stopped: %w", err)
-	case err != nil:
-		p.inst = nil // do not trust an interpreter after a panic
-		var pe interp.Panic
-		if errors.As(err, &pe) {
-			// yaegi v0.16.1 does not know where the panic happened.
-			return fmt.Errorf("hook panicked: %v", pe.Value)
-		}
-		return fmt.Errorf("run hook: %w", err)
 	}
-	inst.call = call{}
-	if !res.IsValid() || res.IsNil() {
-		return nil
-	}
-	hookErr, _ := res.Interface().(error)
-	return hookErr
+	return err
 }
 
 // Unload frees the interpreter; the next Run loads it again from the code
 // kept in memory.
 func (p *Program) Unload() {
 	p.mu.Lock()
-	p.inst = nil
+	if p.inst != nil {
+		p.inst.close()
+		p.inst = nil
+	}
 	p.mu.Unlock()
 }
 
@@ -149,22 +139,58 @@ func (p *Program) Loaded() bool {
 	return p.inst != nil
 }
 
-// call holds the arguments and the result of the current run. The
-// compiled call program reads them through getter functions, because a
-// compiled yaegi Program snapshots exported host variables.
+// call holds the arguments of one run.
 type call struct {
 	ctx  context.Context
 	bot  hookbot.Bot
 	item hookbot.Item
-	err  error
 }
 
-// instance is one loaded interpreter of a Program.
+// instance is one loaded interpreter of a Program. Its session, one
+// EvalWithContext that lasts as long as the instance, runs a loop in
+// the interpreter that takes calls from calls and puts Hook's results in
+// results. This costs a channel round trip per run instead of a new
+// goroutine, a stack to grow and a program to prepare, and it keeps
+// yaegi's cancellation of for {} and channel operations: stopping a run
+// ends the session.
 type instance struct {
-	interp *interp.Interpreter
-	prog   *interp.Program // calls Hook with the values of call
-	call   call
+	calls   chan call     // to the session; closed by close
+	results chan error    // from the session, one per call
+	cancel  func()        // ends the session's EvalWithContext
+	done    chan struct{} // closed when the session has ended
+	err     error         // why the session ended, set before done
 }
+
+// call runs one call of Hook in the session. ended reports that the
+// session is over (the hook panicked or was stopped).
+func (inst *instance) call(ctx context.Context, bot hookbot.Bot, item hookbot.Item) (err error, ended bool) {
+	inst.calls <- call{ctx: ctx, bot: bot, item: item}
+	select {
+	case err := <-inst.results:
+		return err, false
+	case <-inst.done:
+		var pe interp.Panic
+		if errors.As(inst.err, &pe) {
+			// yaegi v0.16.1 does not know where the panic happened.
+			return fmt.Errorf("hook panicked: %v", pe.Value), true
+		}
+		return fmt.Errorf("run hook: %w", inst.err), true
+	case <-ctx.Done():
+		return fmt.Errorf("hook stopped: %w", ctx.Err()), true
+	}
+}
+
+// close ends the session. The interpreter goroutine ends at its next
+// step, or when a native call it is in returns.
+func (inst *instance) close() {
+	inst.cancel()
+	close(inst.calls)
+}
+
+// session is the loop the session runs.
+const session = `for __call.Next() {
+	__call.Done(__hook.Hook(__call.Args()))
+}`
 
 // callImportPath is the package through which the call program reaches
 // the arguments of the current run.
@@ -173,8 +199,8 @@ const callImportPath = "hookbot.local/call"
 // hookType is the type Hook must have.
 var hookType = reflect.TypeOf((func(context.Context, hookbot.Bot, hookbot.Item) error)(nil))
 
-// load builds an interpreter holding the hook's package and the compiled
-// program that calls its Hook. ctx bounds the package initialization.
+// load builds an interpreter holding the hook's package and starts its
+// session. ctx bounds the package initialization.
 func (u *unit) load(ctx context.Context) (*instance, error) {
 	inst := &instance{}
 	i := interp.New(interp.Options{
@@ -187,9 +213,23 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 		Env:  []string{},
 	})
 	syms := symbols()
+	inst.calls = make(chan call, 1)
+	inst.results = make(chan error, 1)
+	inst.done = make(chan struct{})
+	calls, results := inst.calls, inst.results
+	var cur call // used by the session goroutine only
 	syms[callImportPath+"/call"] = map[string]reflect.Value{
+		"Next": reflect.ValueOf(func() bool {
+			var ok bool
+			cur, ok = <-calls
+			return ok
+		}),
 		"Args": reflect.ValueOf(func() (context.Context, hookbot.Bot, hookbot.Item) {
-			return inst.call.ctx, inst.call.bot, inst.call.item
+			return cur.ctx, cur.bot, cur.item
+		}),
+		"Done": reflect.ValueOf(func(err error) {
+			cur = call{}
+			results <- err
 		}),
 	}
 	if err := i.Use(syms); err != nil {
@@ -209,11 +249,18 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 	if v.Type() != hookType {
 		return nil, &Error{Problems: []Problem{{Pos: u.hookPos, Msg: fmt.Sprintf("Hook has type %s, want func(context.Context, hookbot.Bot, hookbot.Item) error", v.Type())}}}
 	}
-	prog, err := i.Compile("__hook.Hook(__call.Args())")
-	if err != nil {
-		return nil, fmt.Errorf("compile hook call: %w", err)
-	}
-	inst.interp = i
-	inst.prog = prog
+	sctx, cancel := context.WithCancel(context.Background())
+	inst.cancel = cancel
+	go func() {
+		// EvalWithContext, not ExecuteWithContext: when canceled, the
+		// latter writes its named results while its goroutine may still
+		// write them (a data race in yaegi v0.16.1).
+		_, err := i.EvalWithContext(sctx, session)
+		if err == nil {
+			err = errors.New("session ended")
+		}
+		inst.err = err
+		close(inst.done)
+	}()
 	return inst, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -508,5 +509,28 @@ func TestRunBotAfterEnd(t *testing.T) {
 	}
 	if got := inner.Logs(); len(got) != 1 || got[0] != "during" {
 		t.Errorf("logs = %q, want [during]", got)
+	}
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	for _, src := range []string{stopCode, "bot.Log(item.ID)"} {
+		p, err := Compile(context.Background(), Source{Type: TypeGoCode, Arg: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"spin", "recv", "select", "panic", "error", "ok", "ok"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			p.Run(ctx, &fakeBot{}, hookbot.Item{ID: id})
+			cancel()
+		}
+		p.Unload()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for goruntime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := goruntime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the runs, %d before", n, before)
 	}
 }
