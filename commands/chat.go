@@ -25,8 +25,8 @@ func (s *Server) HandleChat(ctx context.Context, from jid.JID, body string) (rep
 		return "", false
 	}
 	e := s.env(from)
-	if e.req.Role == Stranger {
-		if !s.refuse(e.req.Bare) {
+	if e.Req.Role == Stranger {
+		if !s.refuse(e.Req.Bare) {
 			return "", false
 		}
 		return Refusal, true

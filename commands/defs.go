@@ -11,7 +11,7 @@ import (
 // eventKinds are the notification kinds a hook may run on.
 var eventKinds = []string{hookbot.KindItems, hookbot.KindRetract, hookbot.KindPurge, hookbot.KindDelete}
 
-func eventOptions(env) []Choice {
+func eventOptions(Env) []Choice {
 	opts := make([]Choice, len(eventKinds))
 	for i, k := range eventKinds {
 		opts[i] = Choice{Label: k, Value: k}
@@ -29,14 +29,14 @@ func typeOptions(types []hooks.Type) []Choice {
 
 // visibleHooks returns the hooks the requester may see and delete:
 // its own, or every hook for an admin.
-func visibleHooks(e env) []hooks.Hook {
-	if e.req.Role == Admin {
-		return e.hooks.List("")
+func visibleHooks(e Env) []hooks.Hook {
+	if e.Req.Role == Admin {
+		return e.Hooks.List("")
 	}
-	return e.hooks.List(e.req.Bare)
+	return e.Hooks.List(e.Req.Bare)
 }
 
-func isUser(e env) bool { return e.req.Role >= User }
+func isUser(e Env) bool { return e.Req.Role >= User }
 
 // definitions returns the commands, in the order they are listed.
 func definitions() []*Command {
@@ -47,8 +47,8 @@ func createCommand() *Command {
 	return &Command{
 		Node: "create",
 		Name: "Create a hook",
-		Allowed: func(e env) bool {
-			return isUser(e) && len(e.access.Types(e.req.Role)) > 0
+		Allowed: func(e Env) bool {
+			return isUser(e) && len(e.Access.Types(e.Req.Role)) > 0
 		},
 		Usage:      "hook create -n NODE [-s SERVICE] [-t TYPE] [-e EVENT]... [-P|--persistent] ARG",
 		Positional: "arg",
@@ -60,9 +60,9 @@ func createCommand() *Command {
 				{Var: "node", Type: TextSingle, Label: "Node", Required: true, Flag: "n", Long: "node"},
 				{Var: "service", Type: JIDSingle, Label: "PubSub service (empty: your PEP)", Flag: "s", Long: "service"},
 				{Var: "type", Type: ListSingle, Label: "Type", Flag: "t", Long: "type",
-					Options: func(e env) []Choice { return typeOptions(e.access.Types(e.req.Role)) },
-					Default: func(e env) []string {
-						if ts := e.access.Types(e.req.Role); len(ts) > 0 {
+					Options: func(e Env) []Choice { return typeOptions(e.Access.Types(e.Req.Role)) },
+					Default: func(e Env) []string {
+						if ts := e.Access.Types(e.Req.Role); len(ts) > 0 {
 							return []string{string(ts[0])}
 						}
 						return nil
@@ -70,15 +70,15 @@ func createCommand() *Command {
 				},
 				{Var: "arg", Type: TextMulti, Label: "Import path, file path or Go code", Required: true},
 				{Var: "persistent", Type: Boolean, Label: "Keep across restarts", Flag: "P", Long: "persistent",
-					Default: func(env) []string { return []string{"0"} }},
+					Default: func(Env) []string { return []string{"0"} }},
 				{Var: "events", Type: ListMulti, Label: "Events", Flag: "e", Long: "event", Multi: true,
 					Options: eventOptions,
-					Default: func(env) []string { return []string{hookbot.KindItems} }},
+					Default: func(Env) []string { return []string{hookbot.KindItems} }},
 			},
 		}},
-		Run: func(ctx context.Context, e env, v Values) (Result, error) {
+		Run: func(ctx context.Context, e Env, v Values) (Result, error) {
 			h := hooks.Hook{
-				Owner:      e.req.Bare,
+				Owner:      e.Req.Bare,
 				Service:    v.Get("service"),
 				Node:       v.Get("node"),
 				Type:       hooks.Type(v.Get("type")),
@@ -87,7 +87,7 @@ func createCommand() *Command {
 				Events:     v["events"],
 			}
 			if h.Service == "" {
-				h.Service = e.req.Bare
+				h.Service = e.Req.Bare
 			}
 			if h.Type == "" {
 				return Result{}, userErrorf("type is required: you may create no hook type")
@@ -95,7 +95,7 @@ func createCommand() *Command {
 			if len(h.Events) == 0 {
 				h.Events = []string{hookbot.KindItems}
 			}
-			created, err := e.hooks.Create(ctx, h)
+			created, err := e.Hooks.Create(ctx, h)
 			if err != nil {
 				return Result{}, &UserError{Msg: err.Error()}
 			}
@@ -116,12 +116,12 @@ func deleteCommand() *Command {
 			Instructions: "Choose hooks to delete, or leave them all unchosen and give a node to delete every hook matching the filter (an empty service, type or arg matches any).",
 			Fields: []Field{
 				{Var: "hooks", Type: ListMulti, Label: "Hooks", Multi: true,
-					Options: func(e env) []Choice {
+					Options: func(e Env) []Choice {
 						hs := visibleHooks(e)
 						opts := make([]Choice, len(hs))
 						for i, h := range hs {
 							label := fmt.Sprintf("%s: %s %s (%s)", h.ID, h.Service, h.Node, h.Type)
-							if e.req.Role == Admin {
+							if e.Req.Role == Admin {
 								label += " by " + h.Owner
 							}
 							opts[i] = Choice{Label: label, Value: h.ID}
@@ -131,17 +131,17 @@ func deleteCommand() *Command {
 				{Var: "service", Type: JIDSingle, Label: "Filter: service", Flag: "s", Long: "service"},
 				{Var: "node", Type: TextSingle, Label: "Filter: node", Flag: "n", Long: "node"},
 				{Var: "type", Type: ListSingle, Label: "Filter: type", Flag: "t", Long: "type",
-					Options: func(env) []Choice { return typeOptions(hooks.Types) }},
+					Options: func(Env) []Choice { return typeOptions(hooks.Types) }},
 				{Var: "arg", Type: TextMulti, Label: "Filter: arg", Flag: "a", Long: "arg"},
 			},
 		}},
-		Run: func(ctx context.Context, e env, v Values) (Result, error) {
+		Run: func(ctx context.Context, e Env, v Values) (Result, error) {
 			var (
 				n   int
 				err error
 			)
 			if ids := v["hooks"]; len(ids) > 0 {
-				n, err = e.hooks.Delete(ctx, ids)
+				n, err = e.Hooks.Delete(ctx, ids)
 			} else {
 				if v.Get("node") == "" {
 					return Result{}, userErrorf("node is required when no hook is chosen")
@@ -152,10 +152,10 @@ func deleteCommand() *Command {
 					Type:    hooks.Type(v.Get("type")),
 					Arg:     v.Get("arg"),
 				}
-				if e.req.Role != Admin {
-					f.Owner = e.req.Bare
+				if e.Req.Role != Admin {
+					f.Owner = e.Req.Bare
 				}
-				n, err = e.hooks.DeleteMatching(ctx, f)
+				n, err = e.Hooks.DeleteMatching(ctx, f)
 			}
 			if err != nil {
 				return Result{}, fmt.Errorf("delete hooks: %w", err)
@@ -171,7 +171,7 @@ func listCommand() *Command {
 		Name:    "List hooks",
 		Allowed: isUser,
 		Usage:   "hook list [-O simple|json]",
-		Run: func(_ context.Context, e env, _ Values) (Result, error) {
+		Run: func(_ context.Context, e Env, _ Values) (Result, error) {
 			return Result{Table: visibleHooks(e), List: true}, nil
 		},
 	}

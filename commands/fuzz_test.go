@@ -59,7 +59,7 @@ func FuzzDecodeSubmit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		sub, err := DecodeSubmit(xml.NewDecoder(strings.NewReader(in)))
 		if err == nil {
-			e := env{hooks: &fakeHooks{}, access: testAcces, req: Requester{Bare: "admin@example.org", Role: Admin}}
+			e := Env{Hooks: &fakeHooks{}, Access: testAcces, Req: Requester{Bare: "admin@example.org", Role: Admin}}
 			v, err := validate(e, cmd.fields(), sub.Values)
 			if err == nil && (v.Get("node") == "" || v.Get("arg") == "") {
 				t.Fatalf("validated without required fields: %v", v)

@@ -327,3 +327,6 @@ func wantStatus(t *testing.T, r xReply, status string) {
 		t.Fatalf("want status %s, got type %s cond %q command %+v", status, r.Type, r.cond(), r.Command)
 	}
 }
+
+// The registry implements Hooks.
+var _ Hooks = (*hooks.Manager)(nil)

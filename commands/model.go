@@ -36,11 +36,12 @@ type Requester struct {
 	Role Role
 }
 
-// env is what a definition sees when it computes options or runs.
-type env struct {
-	hooks  Hooks
-	access Access
-	req    Requester
+// Env is what a command definition sees when it computes defaults and
+// options or runs: the registry, the access lists and the requester.
+type Env struct {
+	Hooks  Hooks
+	Access Access
+	Req    Requester
 }
 
 // Field is one input of a command: a data form field for ad-hoc commands
@@ -51,9 +52,9 @@ type Field struct {
 	Label    string
 	Required bool
 	// Default returns the default values for the requester; nil means none.
-	Default func(e env) []string
+	Default func(e Env) []string
 	// Options returns the choices of a list field for the requester.
-	Options func(e env) []Choice
+	Options func(e Env) []Choice
 
 	Flag  string // chat short flag without "-", e.g. "n"
 	Long  string // chat long flag without "--", e.g. "node"
@@ -91,7 +92,7 @@ type Command struct {
 	Node string // ad-hoc node and chat verb: "create"
 	Name string // human name: "Create a hook"
 	// Allowed reports whether the requester may see and run it.
-	Allowed func(e env) bool
+	Allowed func(e Env) bool
 	// Stages are the forms to fill, in order; none runs it at once.
 	Stages []Stage
 	// Chat is the chat syntax; Positional names the field that takes the
@@ -101,7 +102,7 @@ type Command struct {
 	Positional string
 	Rest       bool
 	// Run executes the command with validated values.
-	Run func(ctx context.Context, e env, v Values) (Result, error)
+	Run func(ctx context.Context, e Env, v Values) (Result, error)
 }
 
 // fields returns every field of every stage.
@@ -141,7 +142,7 @@ func (vs Values) Bool(v string) bool { return vs.Get(v) == "1" }
 // validate checks raw values (as submitted: several values for text-multi
 // lines) against fields per XEP-0004 and returns them normalized, with
 // defaults filled in for absent fields. The error is a *UserError.
-func validate(e env, fields []Field, raw map[string][]string) (Values, error) {
+func validate(e Env, fields []Field, raw map[string][]string) (Values, error) {
 	out := make(Values)
 	for _, f := range fields {
 		vals, given := raw[f.Var]
@@ -163,7 +164,7 @@ func validate(e env, fields []Field, raw map[string][]string) (Values, error) {
 }
 
 // normalize validates the values of one field.
-func normalize(e env, f Field, vals []string) ([]string, error) {
+func normalize(e Env, f Field, vals []string) ([]string, error) {
 	single := func() (string, error) {
 		switch len(vals) {
 		case 0:

@@ -109,8 +109,8 @@ func (s *Server) requester(j jid.JID) Requester {
 	return Requester{JID: j, Bare: bare, Role: s.access.Role(bare)}
 }
 
-func (s *Server) env(j jid.JID) env {
-	return env{hooks: s.hooks, access: s.access, req: s.requester(j)}
+func (s *Server) env(j jid.JID) Env {
+	return Env{Hooks: s.hooks, Access: s.access, Req: s.requester(j)}
 }
 
 // command returns the command served on node.

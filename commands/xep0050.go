@@ -211,7 +211,7 @@ func (s *Server) Execute(ctx context.Context, iq stanza.IQ, req Request) xml.Tok
 		if req.Action != "" && req.Action != ActionExecute {
 			return errorIQ(iq, errBadAction)
 		}
-		ss, ok := s.open(c, owner, e.req.Bare)
+		ss, ok := s.open(c, owner, e.Req.Bare)
 		if !ok {
 			return errorIQ(iq, errTooMany)
 		}
@@ -266,7 +266,7 @@ func (s *Server) Execute(ctx context.Context, iq stanza.IQ, req Request) xml.Tok
 
 // stage sends stage i of the session's command with the values kept in
 // raw (or the defaults) and, if err is set, an error note.
-func (s *Server) stage(iq stanza.IQ, e env, ss session, i int, raw map[string][]string, err error) xml.TokenReader {
+func (s *Server) stage(iq stanza.IQ, e Env, ss session, i int, raw map[string][]string, err error) xml.TokenReader {
 	s.save(ss.id, i, raw)
 	st := ss.cmd.Stages[i]
 	fields := make([]formField, len(st.Fields))
@@ -297,7 +297,7 @@ func (s *Server) stage(iq stanza.IQ, e env, ss session, i int, raw map[string][]
 
 // run validates every stage's values and runs the command. A user error
 // re-sends the last stage; any other outcome ends the session.
-func (s *Server) run(ctx context.Context, iq stanza.IQ, e env, ss session, raw map[string][]string) xml.TokenReader {
+func (s *Server) run(ctx context.Context, iq stanza.IQ, e Env, ss session, raw map[string][]string) xml.TokenReader {
 	c := ss.cmd
 	v, err := validate(e, c.fields(), raw)
 	var res Result

@@ -510,7 +510,7 @@ func TestStages(t *testing.T) {
 			{Title: "one", Fields: []Field{{Var: "a", Type: TextSingle, Required: true}}},
 			{Title: "two", Fields: []Field{{Var: "b", Type: Boolean}}},
 		},
-		Run: func(_ context.Context, _ env, v Values) (Result, error) {
+		Run: func(_ context.Context, _ Env, v Values) (Result, error) {
 			got = v
 			return Result{Note: "done"}, nil
 		},
