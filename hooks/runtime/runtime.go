@@ -24,7 +24,10 @@
 //   - with a named result, a := that redeclares it in an inner scope
 //     silently loses the value: assign with = instead;
 //   - errors.As on an error type defined by the script fails;
-//   - the standard library is Go 1.22's: newer functions are missing;
+//   - the standard library is Go 1.22's: newer functions are missing, and
+//     so are the generic functions yaegi does not ship (slices.Sort,
+//     slices.SortFunc, sync.OnceFunc, atomic.Pointer[T]…: use sort.Slice);
+//   - print, println and fmt.Print* write nowhere: use bot.Log;
 //   - native calls (time.Sleep, network I/O) are not interrupted by the
 //     timeout: they finish, then the hook stops. Use ctx with APIs that
 //     take one.
@@ -212,7 +215,7 @@ func (u *unit) load(ctx context.Context) (*instance, error) {
 		Args: []string{"hook"},
 		Env:  []string{},
 	})
-	syms := symbols()
+	syms := symbols(u.std)
 	inst.calls = make(chan call, 1)
 	inst.results = make(chan error, 1)
 	inst.done = make(chan struct{})

@@ -534,3 +534,48 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Errorf("%d goroutines after the runs, %d before", n, before)
 	}
 }
+
+func TestStandardLibrary(t *testing.T) {
+	stringer := writeFile(t, t.TempDir(), "stringer.go", "package s\n\n"+
+		"import (\n\t\"context\"\n\t\"fmt\"\n\n\t\"hookbot\"\n)\n\n"+
+		"type T struct{ n int }\n\nfunc (t T) String() string { return fmt.Sprintf(\"T%d!\", t.n) }\n\n"+
+		"func Hook(ctx context.Context, bot hookbot.Bot, item hookbot.Item) error {\n"+
+		"\tfmt.Println(T{1})\n\tbot.Log(fmt.Sprint(T{2}))\n\tbot.Log(fmt.Errorf(\"wrapped: %w\", fmt.Errorf(\"%v\", T{3})).Error())\n\treturn nil\n}\n")
+	tests := []struct {
+		name string
+		src  Source
+		want string // the log lines, joined by "|"
+		err  string // substring of Run's error
+	}{
+		{"fmt", Source{Type: TypeGoCode, Arg: "import (\"fmt\"; \"hookbot\")\nfmt.Println(\"to nowhere\")\nbot.Log(fmt.Sprint(42, item.Kind == hookbot.KindItems))"}, "42 true", ""},
+		{"no fmt", Source{Type: TypeGoCode, Arg: "import \"errors\"\nbot.Log(errors.New(\"e\").Error())"}, "e", ""},
+		{"stringer", Source{Type: TypeGoFile, Arg: stringer}, "T2!|wrapped: T3!", ""},
+		{"slices", Source{Type: TypeGoCode, Arg: "import (\"fmt\"; \"slices\")\ns := []int{3, 1, 2}\nbot.Log(fmt.Sprint(slices.Index(s, 2), slices.Contains(s, 4)))"}, "2 false", ""},
+		{"sync", Source{Type: TypeGoCode, Arg: "import (\"strings\"; \"sync\")\nvar mu sync.Mutex\nmu.Lock()\nbot.Log(strings.Repeat(\"a\", 3))\nmu.Unlock()"}, "aaa", ""},
+		{"os environment is empty", Source{Type: TypeGoCode, Arg: "import \"os\"\nbot.Log(\"HOME=\" + os.Getenv(\"HOME\"))"}, "HOME=", ""},
+		{"os.Exit panics", Source{Type: TypeGoCode, Arg: "import \"os\"\nos.Exit(3)"}, "", "hook panicked: os.Exit(3)"},
+		{"log.Fatal panics", Source{Type: TypeGoCode, Arg: "import \"log\"\nlog.Fatal(\"bye\")"}, "", "hook panicked: bye"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Compile(context.Background(), tt.src)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			bot := &fakeBot{}
+			err = p.Run(context.Background(), bot, testItem)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Run = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := strings.Join(bot.Logs(), "|"); got != tt.want {
+				t.Errorf("logs %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -40,6 +40,7 @@ type unit struct {
 	names      map[string]string // in-memory file name → name users see
 	hookPos    string            // where Hook is declared, set by check
 	codeEnd    token.Position    // go_code: the position just after the code
+	std        map[string]bool   // standard packages imported, set by check
 }
 
 // read reads the code src names into a unit. It reads files; nothing else
@@ -281,6 +282,7 @@ func (u *unit) check() error {
 	var problems []Problem
 	fset := token.NewFileSet()
 	hookFound, parseFailed := false, false
+	u.std = map[string]bool{}
 	var firstFile string // position of the hook package's first package clause
 	for _, name := range u.sortedFiles() {
 		f, err := parser.ParseFile(fset, name, u.fsys[name].Data, parser.SkipObjectResolution)
@@ -301,7 +303,9 @@ func (u *unit) check() error {
 			switch {
 			case forbiddenImports[p]:
 				problems = append(problems, Problem{pos(spec.Path.Pos()), fmt.Sprintf("import of %s is not allowed", p)})
-			case p == "hookbot" || isStd(p):
+			case p == "hookbot":
+			case isStd(p):
+				u.std[p] = true
 			case u.fsys[path.Join("src", p)] == nil && !u.hasDir(p):
 				problems = append(problems, Problem{pos(spec.Path.Pos()), fmt.Sprintf("package %s is not available to hooks", p)})
 			}

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"fmt"
+	"io"
+	"path"
 	"reflect"
 	"strings"
 
@@ -27,35 +30,96 @@ var hiddenSymbols = map[string][]string{
 	"runtime/runtime": {"SetFinalizer"},
 }
 
-// symbols returns the packages hook code may import: yaegi's standard
-// library minus forbiddenImports and hiddenSymbols, plus package hookbot.
-// The maps are fresh: interp.Use may keep them.
-func symbols() interp.Exports {
-	exports := make(interp.Exports, len(stdlib.Symbols)+1)
-	for key, syms := range stdlib.Symbols {
-		pkg := key
-		if i := strings.LastIndex(key, "/"); i >= 0 {
-			pkg = key[:i]
-		}
-		if forbiddenImports[pkg] || strings.HasPrefix(pkg, "github.com/") {
-			continue
-		}
-		hidden := hiddenSymbols[key]
-		if hidden == nil {
-			exports[key] = syms
-			continue
-		}
-		m := make(map[string]reflect.Value, len(syms))
-		for name, v := range syms {
-			m[name] = v
-		}
-		for _, name := range hidden {
-			delete(m, name)
-		}
-		exports[key] = m
+// needsFixStdlib lists the packages that yaegi patches (log.Fatal that
+// would exit, os environment, …) or completes with generic source code
+// (slices, maps, …) when the symbols given to Use include "fmt/fmt". That
+// costs about 0.9 MB per interpreter, so it is only done for hooks that
+// import one of them.
+var needsFixStdlib = map[string]bool{
+	"cmp": true, "flag": true, "log": true, "maps": true, "math/bits": true,
+	"os": true, "slices": true, "sync": true, "sync/atomic": true,
+}
+
+// symbols returns the packages a hook that imports the standard packages
+// std may use: those of yaegi's standard library, minus forbiddenImports
+// and hiddenSymbols, plus package hookbot. Hooks cannot import what they
+// did not declare, so only the packages of std are given to the
+// interpreter: each one costs memory in every interpreter.
+func symbols(std map[string]bool) interp.Exports {
+	exports := interp.Exports{
+		"hookbot/hookbot": hookbotSymbols(),
 	}
-	exports["hookbot/hookbot"] = hookbotSymbols()
+	full := false
+	for p := range std {
+		full = full || needsFixStdlib[p]
+	}
+	for p := range std {
+		key := p + "/" + path.Base(p)
+		syms, ok := stdlib.Symbols[key]
+		if !ok || forbiddenImports[p] {
+			continue
+		}
+		if hidden := hiddenSymbols[key]; hidden != nil {
+			m := make(map[string]reflect.Value, len(syms))
+			for name, v := range syms {
+				m[name] = v
+			}
+			for _, name := range hidden {
+				delete(m, name)
+			}
+			syms = m
+		}
+		exports[key] = syms
+	}
+	mapTypes := stdlib.MapTypes
+	if full {
+		// Use patches fmt, log, os… and compiles the generics when it
+		// sees "fmt/fmt".
+		exports["fmt/fmt"] = stdlib.Symbols["fmt/fmt"]
+	} else if std["fmt"] {
+		// Register fmt under a key that Use resolves to import path
+		// "fmt" without taking it for the standard library, and do
+		// what it would have done to fmt ourselves: print to nowhere,
+		// scan nothing.
+		fmtSyms, extra := quietFmt()
+		exports["./fmt/fmt"] = fmtSyms
+		delete(exports, "fmt/fmt")
+		mapTypes = make(map[reflect.Value][]reflect.Type, len(stdlib.MapTypes)+len(extra))
+		for k, v := range stdlib.MapTypes {
+			mapTypes[k] = v
+		}
+		for k, v := range extra {
+			mapTypes[k] = v
+		}
+	}
+	exports["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes)}
 	return exports
+}
+
+// quietFmt returns package fmt with Print* writing to nowhere and Scan*
+// reading nothing, and the MapTypes entries of these replacements (so
+// that script values implementing Stringer or error print as such).
+func quietFmt() (map[string]reflect.Value, map[reflect.Value][]reflect.Type) {
+	std := stdlib.Symbols["fmt/fmt"]
+	m := make(map[string]reflect.Value, len(std))
+	for name, v := range std {
+		m[name] = v
+	}
+	empty := strings.NewReader("")
+	repl := map[string]reflect.Value{
+		"Print":   reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fprint(io.Discard, a...) }),
+		"Printf":  reflect.ValueOf(func(f string, a ...interface{}) (int, error) { return fmt.Fprintf(io.Discard, f, a...) }),
+		"Println": reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fprintln(io.Discard, a...) }),
+		"Scan":    reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fscan(empty, a...) }),
+		"Scanf":   reflect.ValueOf(func(f string, a ...interface{}) (int, error) { return fmt.Fscanf(empty, f, a...) }),
+		"Scanln":  reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fscanln(empty, a...) }),
+	}
+	extra := make(map[reflect.Value][]reflect.Type, len(repl))
+	for name, v := range repl {
+		extra[v] = stdlib.MapTypes[std[name]]
+		m[name] = v
+	}
+	return m, extra
 }
 
 // hookbotSymbols is the yaegi symbol table of package hookbot, as
