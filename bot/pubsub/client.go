@@ -192,7 +192,7 @@ func serviceName(s *xmpp.Session, service jid.JID) string {
 // answers with an empty result means StateSubscribed.
 func Subscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node string, subscriber jid.JID) (State, error) {
 	toks, err := do(ctx, s, request{
-		op: "subscribe", service: service, node: node, typ: stanza.SetIQ,
+		op: "subscribe to", service: service, node: node, typ: stanza.SetIQ,
 		payload: xmlstream.Wrap(nil, elem("subscribe", "node", node, "jid", subscriber.String())),
 	})
 	if err != nil {
@@ -220,7 +220,7 @@ func Subscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node strin
 // Unsubscribe removes subscriber's subscription to node on service.
 func Unsubscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node string, subscriber jid.JID) error {
 	_, err := do(ctx, s, request{
-		op: "unsubscribe", service: service, node: node, typ: stanza.SetIQ,
+		op: "unsubscribe from", service: service, node: node, typ: stanza.SetIQ,
 		payload: xmlstream.Wrap(nil, elem("unsubscribe", "node", node, "jid", subscriber.String())),
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // errors.Is(err, stanza.Error{Condition: stanza.ItemNotFound}) works
 // through Unwrap.
 type Error struct {
-	Op        string           // "subscribe", "unsubscribe", "subscriptions", "items", "publish"
+	Op        string           // "subscribe to", "unsubscribe from", "list subscriptions of", "fetch items of", "publish to"
 	Service   jid.JID          // empty for the account's own PEP service
 	Node      string           // "" for service-wide requests
 	Type      stanza.ErrorType // cancel, modify, auth, wait…
@@ -97,6 +97,9 @@ func (e *Error) Error() string {
 			}
 		case stanza.Forbidden, stanza.NotAuthorized:
 			msg = "the bot may not " + e.Op + " " + node
+			if e.Op == "subscribe to" {
+				msg += ": its access model may require that the owner shares presence with the bot or whitelists it"
+			}
 		case stanza.RegistrationRequired:
 			msg = node + " requires registration"
 		case stanza.ServiceUnavailable, stanza.FeatureNotImplemented:

@@ -41,20 +41,20 @@ func TestDecodeError(t *testing.T) {
 		msg     string
 	}{
 		{
-			name: "missing node", op: "subscribe", service: ps, node: "news",
+			name: "missing node", op: "subscribe to", service: ps, node: "news",
 			in:   `<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`,
 			want: Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound},
 			msg:  "node news on pubsub.localhost does not exist (item-not-found)",
 		},
 		{
-			name: "presence required with text", op: "subscribe", service: "admin@localhost", node: "urn:x",
+			name: "presence required with text", op: "subscribe to", service: "admin@localhost", node: "urn:x",
 			in: `<error type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
 <presence-subscription-required xmlns='http://jabber.org/protocol/pubsub#errors'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Not in roster</text></error>`,
 			want: Error{Type: stanza.Auth, Condition: stanza.NotAuthorized, App: "presence-subscription-required", Text: "Not in roster"},
 			msg:  "node urn:x on admin@localhost only accepts subscribers who share presence with its owner: have the owner add the bot to their roster: Not in roster (presence-subscription-required)",
 		},
 		{
-			name: "closed node", op: "subscribe", service: ps, node: "n",
+			name: "closed node", op: "subscribe to", service: ps, node: "n",
 			in:   `<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><closed-node xmlns='http://jabber.org/protocol/pubsub#errors'/></error>`,
 			want: Error{Type: stanza.Cancel, Condition: stanza.NotAllowed, App: "closed-node"},
 			msg:  "node n on pubsub.localhost is closed to subscribers not on its whitelist: ask the node owner to allow the bot (closed-node)",
@@ -66,7 +66,7 @@ func TestDecodeError(t *testing.T) {
 			msg:  "the account's own PEP service does not support retrieve-subscriptions (unsupported)",
 		},
 		{
-			name: "not subscribed", op: "unsubscribe", service: ps, node: "n",
+			name: "not subscribed", op: "unsubscribe from", service: ps, node: "n",
 			in:   `<error type='cancel'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><not-subscribed xmlns='http://jabber.org/protocol/pubsub#errors'/></error>`,
 			want: Error{Type: stanza.Cancel, Condition: stanza.UnexpectedRequest, App: "not-subscribed"},
 			msg:  "the bot is not subscribed to node n on pubsub.localhost (not-subscribed)",
@@ -78,10 +78,16 @@ func TestDecodeError(t *testing.T) {
 			msg:  "the bot may not publish to node n on pubsub.localhost (forbidden)",
 		},
 		{
-			name: "no condition", op: "subscribe", service: ps, node: "n",
+			name: "PEP forbidden", op: "subscribe to", service: "user@localhost", node: "urn:x",
+			in:   `<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`,
+			want: Error{Type: stanza.Auth, Condition: stanza.Forbidden},
+			msg:  "the bot may not subscribe to node urn:x on user@localhost: its access model may require that the owner shares presence with the bot or whitelists it (forbidden)",
+		},
+		{
+			name: "no condition", op: "subscribe to", service: ps, node: "n",
 			in:   `<error/>`,
 			want: Error{Condition: stanza.UndefinedCondition},
-			msg:  "subscribe node n on pubsub.localhost failed (undefined-condition)",
+			msg:  "subscribe to node n on pubsub.localhost failed (undefined-condition)",
 		},
 	}
 	for _, tc := range tests {
