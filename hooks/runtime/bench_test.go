@@ -69,11 +69,22 @@ func BenchmarkCompile60Lines(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadedMemory measures the heap held by one loaded hook, over
-// 100 loaded Programs of the 60-line hook.
+// BenchmarkLoadedMemory measures the memory (heap and stacks) held by
+// one loaded hook, over 100 loaded Programs of the 60-line hook; with
+// "sync" imported, yaegi's patched standard library and generics are
+// loaded too.
 func BenchmarkLoadedMemory(b *testing.B) {
+	for _, bc := range []struct{ name, code string }{
+		{"60lines", hook60()},
+		{"60lines+sync", strings.Replace(strings.Replace(hook60(), "import (\n", "import (\n\t\"sync\"\n", 1), "var e entry\n", "var mu sync.Mutex\nmu.Lock()\nmu.Unlock()\nvar e entry\n", 1)},
+	} {
+		b.Run(bc.name, func(b *testing.B) { loadedMemory(b, bc.code) })
+	}
+}
+
+func loadedMemory(b *testing.B, code string) {
 	const hooks = 100
-	src := Source{Type: TypeGoCode, Arg: hook60()}
+	src := Source{Type: TypeGoCode, Arg: code}
 	item := hookbot.Item{Payload: "<entry><title>word3</title><content>x</content></entry>"}
 	var perHook, perUnloaded float64
 	for i := 0; i < b.N; i++ {
@@ -95,7 +106,9 @@ func BenchmarkLoadedMemory(b *testing.B) {
 		loaded := heapInUse()
 		perUnloaded = float64(unloaded-before) / hooks
 		perHook = float64(loaded-before) / hooks
-		goruntime.KeepAlive(progs)
+		for _, p := range progs {
+			p.Unload()
+		}
 	}
 	b.ReportMetric(perHook, "bytes/hook")
 	b.ReportMetric(perUnloaded, "bytes/unloaded-hook")
