@@ -1,10 +1,3 @@
-// Package hookbot is the API that hook code sees.
-//
-// Hook code, interpreted by yaegi, imports it as "hookbot" and defines
-//
-//	func Hook(ctx context.Context, bot hookbot.Bot, item hookbot.Item) error
-//
-// The bot calls Hook once for each PubSub notification the hook asked for.
 package hookbot
 
 import "time"
