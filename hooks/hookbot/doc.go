@@ -18,7 +18,9 @@ There are three ways to give the bot that code:
   - type go_file: the path of one .go file, of any package name, that
     defines Hook.
   - type go_code: statements, the body of Hook, with ctx, bot and item in
-    scope. They may start with import declarations, single or grouped:
+    scope. They may start with import declarations, single or grouped.
+
+For example, this go_code hook tells the admin about urgent items:
 
 	import (
 		"fmt"

@@ -59,6 +59,24 @@ return bot.Send("admin@example.org", "published by "+item.Publisher)`, news)
 	// send to admin@example.org: published by alice@example.org
 }
 
+// The go_code hook of the package documentation.
+func Example_urgent() {
+	code := `import (
+	"fmt"
+	"strings"
+)
+if !strings.Contains(item.Payload, "urgent") {
+	return nil
+}
+return bot.Send("admin@example.org", fmt.Sprintf("urgent item %s on %s", item.ID, item.Node))`
+	item := news
+	item.Payload = "<note>urgent: disk full</note>"
+	run(code, news)
+	run(code, item)
+	// Output:
+	// send to admin@example.org: urgent item 42 on news
+}
+
 // Item.Payload is the item's XML; the standard library decodes it.
 func ExampleItem() {
 	run(`import (
