@@ -187,10 +187,25 @@ func serviceName(s *xmpp.Session, service jid.JID) string {
 	return service.String()
 }
 
-// Subscribe subscribes subscriber (normally the account's bare JID) to node
-// on service and returns the state the service reports. A service that
-// answers with an empty result means StateSubscribed.
+// subscriberOr returns subscriber, or the account's bare JID when it is
+// empty.
+func subscriberOr(s *xmpp.Session, subscriber jid.JID) jid.JID {
+	if subscriber.Equal(jid.JID{}) {
+		return s.LocalAddr().Bare()
+	}
+	return subscriber
+}
+
+// Subscribe subscribes subscriber (empty: the account's bare JID, which is
+// what the bot should use) to node on service and returns the state the
+// service reports. A service that answers with an empty result means
+// StateSubscribed.
+//
+// Observed with Prosody 0.12: subscribing again while subscribed succeeds;
+// a PEP service then sends the node's last item again (as on the first
+// subscription), the pubsub.localhost component sends nothing.
 func Subscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node string, subscriber jid.JID) (State, error) {
+	subscriber = subscriberOr(s, subscriber)
 	toks, err := do(ctx, s, request{
 		op: "subscribe to", service: service, node: node, typ: stanza.SetIQ,
 		payload: xmlstream.Wrap(nil, elem("subscribe", "node", node, "jid", subscriber.String())),
@@ -217,8 +232,11 @@ func Subscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node strin
 	return State(state), nil
 }
 
-// Unsubscribe removes subscriber's subscription to node on service.
+// Unsubscribe removes subscriber's (empty: the account's bare JID)
+// subscription to node on service. Unsubscribing when not subscribed is an
+// error with condition not-subscribed.
 func Unsubscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node string, subscriber jid.JID) error {
+	subscriber = subscriberOr(s, subscriber)
 	_, err := do(ctx, s, request{
 		op: "unsubscribe from", service: service, node: node, typ: stanza.SetIQ,
 		payload: xmlstream.Wrap(nil, elem("unsubscribe", "node", node, "jid", subscriber.String())),
@@ -231,6 +249,12 @@ func Unsubscribe(ctx context.Context, s *xmpp.Session, service jid.JID, node str
 
 // Subscriptions returns the account's subscriptions on service
 // (XEP-0060 §5.6), for PEP services too.
+//
+// Prosody 0.12.3 bug: once a node the account was subscribed to has been
+// deleted, the component fails internally on this request and never
+// answers, so the call ends with the context's or Timeout's deadline.
+// Treat an error here as "unknown" and resubscribe (Subscribe is
+// idempotent).
 func Subscriptions(ctx context.Context, s *xmpp.Session, service jid.JID) ([]Subscription, error) {
 	toks, err := do(ctx, s, request{
 		op: "list subscriptions of", service: service, typ: stanza.GetIQ,
@@ -262,7 +286,8 @@ func Subscriptions(ctx context.Context, s *xmpp.Session, service jid.JID) ([]Sub
 
 // Items returns the newest max items of node on service (all of them when
 // max ≤ 0), in the order the service returns them, with Kind "items" and
-// Time now.
+// Time now. Prosody returns them oldest first; a PEP node keeps only its
+// last item by default.
 func Items(ctx context.Context, s *xmpp.Session, service jid.JID, node string, max int) ([]hookbot.Item, error) {
 	attrs := []string{"node", node}
 	if max > 0 {

@@ -166,6 +166,51 @@ func TestIntegrationComponent(t *testing.T) {
 		}
 	})
 
+	t.Run("notification without payload", func(t *testing.T) {
+		// A node configured with deliver_payloads = 0.
+		create, err := parsePayload(`<create node='bare'/>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config, err := parsePayload(`<configure><x xmlns='jabber:x:data' type='submit'>
+<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>
+<field var='pubsub#deliver_payloads'><value>0</value></field></x></configure>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := do(ctxT(t), admin, request{op: "create", service: ps, node: "bare", typ: stanza.SetIQ,
+			payload: xmlstream.MultiReader(append(create, config...)...)}); err != nil {
+			t.Fatalf("create node without payloads: %v", err)
+		}
+		// An empty subscriber means the account's bare JID.
+		if _, err := Subscribe(ctxT(t), bot, ps, "bare", jid.JID{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Publish(ctxT(t), admin, ps, "bare", "b1", `<x xmlns='urn:x'>b1</x>`); err != nil {
+			t.Fatal(err)
+		}
+		ev, _, ok := rec.next(t, 5*time.Second)
+		if !ok || len(ev.Items) != 1 || !ev.Items[0].NotifyOnly || ev.Items[0].ID != "b1" || ev.Items[0].Payload != "" {
+			t.Fatalf("notification: %v %+v", ok, ev)
+		}
+		items, err := ItemsByID(ctxT(t), bot, ps, "bare", "b1")
+		if err != nil || len(items) != 1 || items[0].Payload != `<x xmlns="urn:x">b1</x>` {
+			t.Fatalf("fetch by id: %+v, %v", items, err)
+		}
+		if err := Unsubscribe(ctxT(t), bot, ps, "bare", botJID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("resubscribe", func(t *testing.T) {
+		state, err := Subscribe(ctxT(t), bot, ps, "news", botJID)
+		if err != nil || state != StateSubscribed {
+			t.Fatalf("resubscribe: %q, %v", state, err)
+		}
+		ev, _, ok := rec.next(t, time.Second)
+		t.Logf("observed: component resubscribe while subscribed sent: %v %+v", ok, ev.Items)
+	})
+
 	t.Run("subscriptions", func(t *testing.T) {
 		subs, err := Subscriptions(ctxT(t), bot, ps)
 		if err != nil {

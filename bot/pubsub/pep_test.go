@@ -112,6 +112,43 @@ func TestIntegrationPEP(t *testing.T) {
 		t.Logf("observed: PEP items (max 10) %v", ids)
 	})
 
+	t.Run("presence again", func(t *testing.T) {
+		// What a reconnect looks like to the service: a new available
+		// presence from the subscribed account.
+		if err := bot.Send(ctxT(t), stanza.Presence{}.Wrap(nil)); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			ev, _, ok := rec.next(t, time.Second)
+			if !ok {
+				break
+			}
+			n++
+			t.Logf("observed: after a new available presence: delayed %v %+v", ev.Delayed, ev.Items)
+		}
+		t.Logf("observed: %d notifications after a new available presence", n)
+
+		// A second session of the bot, as after a reconnect.
+		m2, rec2 := eventMux(t, botJID)
+		ctx := ctxT(t)
+		s2 := ts.DialServe(t, ctx, "bot", testPassword, "second", m2)
+		if err := s2.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+			t.Fatal(err)
+		}
+		ev, _, ok := rec2.next(t, time.Second)
+		t.Logf("observed: new session of the bot got a notification: %v %+v", ok, ev.Items)
+		s2.Send(ctx, stanza.Presence{Type: stanza.UnavailablePresence}.Wrap(nil))
+
+		// Subscribing again while subscribed, as a reconcile might.
+		state, err := Subscribe(ctxT(t), bot, userJID, node, botJID)
+		if err != nil || state != StateSubscribed {
+			t.Fatalf("resubscribe: %q, %v", state, err)
+		}
+		ev, _, ok = rec.next(t, time.Second)
+		t.Logf("observed: PEP resubscribe while subscribed sent the last item again: %v %+v", ok, ev.Items)
+	})
+
 	t.Run("own PEP", func(t *testing.T) {
 		const own = "urn:hookbot:own"
 		if _, err := Publish(ctxT(t), bot, jid.JID{}, own, "o1", `<note xmlns='urn:hookbot:test'>o1</note>`); err != nil {
