@@ -123,3 +123,15 @@ func heapInUse() int64 {
 	goruntime.ReadMemStats(&m)
 	return int64(m.HeapAlloc + m.StackInuse)
 }
+
+// BenchmarkParse60Lines measures Parse, the cheap path for hooks that
+// were compiled before (restored at start).
+func BenchmarkParse60Lines(b *testing.B) {
+	src := Source{Type: TypeGoCode, Arg: hook60()}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
