@@ -1,0 +1,124 @@
+package bot
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"mellium.im/sasl"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/dial"
+	"mellium.im/xmpp/stream"
+
+	"hookbot/internal/bind"
+)
+
+// tlsConfig builds the client TLS configuration from the Config.
+func (b *Bot) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: b.cfg.JID.Domainpart(), MinVersion: tls.VersionTLS12}
+	if b.cfg.CAFile != "" {
+		pem, err := os.ReadFile(b.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", b.cfg.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if b.cfg.InsecureSkipVerify {
+		b.log.Warn("insecure_skip_verify is set: the server's certificate is not checked (tests only)")
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg, nil
+}
+
+// dial connects, negotiates TLS and SASL and binds the resource.
+func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
+	tlsCfg, err := b.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	var conn net.Conn
+	switch {
+	case b.cfg.Server == "":
+		d := dial.Dialer{NoTLS: b.cfg.TLS != "direct", TLSConfig: tlsCfg}
+		conn, err = d.Dial(ctx, "tcp", b.cfg.JID)
+	default:
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", b.cfg.Server)
+		if err == nil && b.cfg.TLS == "direct" {
+			tc := tls.Client(conn, tlsCfg)
+			if err = tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+			}
+			conn = tc
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", b.serverName(), err)
+	}
+
+	mechs := []sasl.Mechanism{sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1}
+	var features []xmpp.StreamFeature
+	switch b.cfg.TLS {
+	case "starttls":
+		features = append(features, xmpp.StartTLS(tlsCfg))
+		mechs = append(mechs, sasl.Plain) // mellium tries SASL only on a secure stream
+	case "direct":
+		mechs = append(mechs, sasl.Plain)
+	}
+	features = append(features,
+		xmpp.SASL("", b.cfg.Password, mechs...),
+		bind.Resource(b.cfg.Resource),
+	)
+	s, err := xmpp.NewClientSession(ctx, b.cfg.JID, conn, features...)
+	if err != nil {
+		conn.Close()
+		if isAuthFailure(err) {
+			return nil, fmt.Errorf("log in as %s: %w: %v", b.cfg.JID, ErrAuth, err)
+		}
+		return nil, fmt.Errorf("log in as %s at %s: %w", b.cfg.JID, b.serverName(), err)
+	}
+	if got := s.LocalAddr().Resourcepart(); got != b.cfg.Resource {
+		s.Close()
+		s.Conn().Close()
+		return nil, fmt.Errorf("server bound resource %q instead of %q", got, b.cfg.Resource)
+	}
+	return s, nil
+}
+
+func (b *Bot) serverName() string {
+	if b.cfg.Server != "" {
+		return b.cfg.Server
+	}
+	return b.cfg.JID.Domainpart()
+}
+
+// isAuthFailure reports whether err is a SASL failure that retrying with
+// the same credentials cannot fix.
+func isAuthFailure(err error) bool {
+	msg := err.Error()
+	for _, cond := range []string{"not-authorized", "account-disabled", "credentials-expired", "invalid-authzid"} {
+		if strings.Contains(msg, cond) {
+			return true
+		}
+	}
+	return false
+}
+
+// isConflict reports whether err is the stream error conflict: another
+// session bound our resource.
+func isConflict(err error) bool {
+	var se stream.Error
+	return errors.As(err, &se) && se.Err == stream.Conflict.Err
+}
