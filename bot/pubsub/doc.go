@@ -9,7 +9,9 @@
 // Every function that talks to a service takes a context first and bounds
 // its IQ by Timeout (or the context's earlier deadline). An empty service
 // JID means the account's own PEP service: the IQ is sent without a to
-// attribute.
+// attribute. These calls wait for the service's answer, which the
+// session's Serve loop reads: never call them from a mux handler (hand the
+// work to another goroutine).
 //
 // Items come back as hookbot.Item values whose Payload is the item's XML,
 // re-encoded so that it is well-formed on its own and carries its

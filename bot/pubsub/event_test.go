@@ -105,7 +105,7 @@ var parseEventTests = []struct {
 	{
 		name: "payload in no namespace",
 		in:   `<message xmlns='jabber:client' from='pubsub.localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='news'><item id='p'><plain xmlns=''><b/></plain></item></items></event></message>`,
-		want: Event{Node: "news", Items: []Item{item("items", "news", "p", "", `<plain><b></b></plain>`, false)}},
+		want: Event{Node: "news", Items: []Item{item("items", "news", "p", "", `<plain xmlns=""><b></b></plain>`, false)}},
 	},
 	{
 		name: "payload inheriting the event namespace",

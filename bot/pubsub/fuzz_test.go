@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzParseEvent checks that ParseEvent never panics and that every payload
-// it returns is well-formed XML.
+// it returns is well-formed XML that survives another round trip
+// unchanged (so its namespaces were written correctly).
 func FuzzParseEvent(f *testing.F) {
 	for _, tc := range parseEventTests {
 		f.Add(tc.in)
@@ -23,6 +24,14 @@ func FuzzParseEvent(f *testing.F) {
 		for _, it := range ev.Items {
 			if err := wellFormed(it.Payload); err != nil {
 				t.Fatalf("payload %q of input %q: %v", it.Payload, in, err)
+			}
+			d := xml.NewDecoder(strings.NewReader("<item xmlns='urn:other'>" + it.Payload + "</item>"))
+			if _, err := d.Token(); err != nil {
+				t.Fatal(err)
+			}
+			again, _, err := readPayload(d)
+			if err != nil || again != it.Payload {
+				t.Fatalf("round trip of %q: %q, %v", it.Payload, again, err)
 			}
 		}
 	})

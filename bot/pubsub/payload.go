@@ -138,7 +138,10 @@ func (w *payloadWriter) start(se xml.StartElement) error {
 
 	w.b.WriteByte('<')
 	w.b.WriteString(se.Name.Local)
-	if se.Name.Space != parent {
+	// A top-level element always declares its namespace, even the empty
+	// one, so that the payload keeps its meaning when embedded in another
+	// document.
+	if se.Name.Space != parent || len(w.stack) == 1 {
 		w.b.WriteString(` xmlns="`)
 		escape(&w.b, se.Name.Space)
 		w.b.WriteByte('"')
@@ -210,7 +213,7 @@ func escape(b *strings.Builder, s string) {
 // readPayload reads the children of the element whose start token has just
 // been read from r, up to and including its end token, and returns them
 // serialized as well-formed XML that stands alone: each top-level element
-// declares its namespace.
+// declares its namespace (xmlns="" for none).
 // Whitespace between top-level children is dropped. hasElem reports
 // whether the content held at least one element.
 func readPayload(r xml.TokenReader) (payload string, hasElem bool, err error) {
