@@ -311,9 +311,12 @@ func TestIntegrationComponent(t *testing.T) {
 		}
 		err = Unsubscribe(ctxT(t), bot, ps, "news", botJID)
 		t.Logf("observed: second unsubscribe: %v", err)
-		if _, err := Publish(ctxT(t), admin, ps, "news", "after", `<x xmlns='urn:x'/>`); err != nil {
-			t.Fatal(err)
+		// An empty id: the service picks one and Publish returns it.
+		id, err := Publish(ctxT(t), admin, ps, "news", "", `<x xmlns='urn:x'/>`)
+		if err != nil || id == "" {
+			t.Fatalf("publish without id: %q, %v", id, err)
 		}
+		t.Logf("observed: service-assigned item id %q", id)
 		if ev, _, ok := rec.next(t, time.Second); ok {
 			t.Errorf("event after unsubscribe: %+v", ev)
 		}
