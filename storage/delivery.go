@@ -1,10 +1,7 @@
 package storage
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,64 +18,61 @@ type Item struct {
 	Received  time.Time
 }
 
-// Accept is one notification offered to the journal by Receive.
-type Accept struct {
+// Record is one decision of the delivery layer, stored by Write.
+type Record struct {
 	Item   Item
-	Digest []byte // digest of the payload, for items; nil for other kinds
-	// Seed records the item as handled without accepting it: it was on
-	// the node before a hook was created.
-	Seed bool
-	// Hooks are the persistent hooks that must run the item: it is kept
-	// as pending until Done.
-	Hooks []string
+	Digest []byte // digest of the payload, for items
+	// Pending, when not 0, keeps the item as pending under that id until
+	// Done: Hooks still have to run it.
+	Pending int64
+	Hooks   []string
 }
 
-// Accepted is what Receive decided for one Accept.
-type Accepted struct {
-	Duplicate bool  // already handled with the same digest: run nothing
-	Pending   int64 // id of the pending entry, 0 when none was made
+// Handled returns the digests of the handled items of node on service,
+// by item id.
+func (db *DB) Handled(ctx context.Context, service, node string) (map[string][]byte, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT item_id, digest FROM handled
+		WHERE service = ? AND node = ?`, service, node)
+	if err != nil {
+		return nil, fmt.Errorf("load handled items of %s on %s: %w", node, service, err)
+	}
+	defer rows.Close()
+	out := make(map[string][]byte)
+	for rows.Next() {
+		var id string
+		var digest []byte
+		if err := rows.Scan(&id, &digest); err != nil {
+			return nil, fmt.Errorf("load handled items of %s on %s: %w", node, service, err)
+		}
+		out[id] = digest
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load handled items of %s on %s: %w", node, service, err)
+	}
+	return out, nil
 }
 
-// Receive records a batch of notifications in one transaction, in order.
-// An item already handled with the same digest is a duplicate. Any
-// other item is recorded as handled and, when it has Hooks, kept as
-// pending. A retract forgets the item's digest and a purge or delete the
-// node's, so that a later publication of the same item runs again.
-func (db *DB) Receive(ctx context.Context, batch []Accept) ([]Accepted, error) {
-	out := make([]Accepted, len(batch))
+// Write stores a batch of delivery decisions in one transaction, in
+// order. An item is recorded as handled with its digest; a retract
+// forgets the item, a purge or delete every item of the node, so that a
+// later publication of the same item counts as new. A record with a
+// Pending id is kept until Done.
+func (db *DB) Write(ctx context.Context, batch []Record) error {
 	if len(batch) == 0 {
-		return out, nil
+		return nil
 	}
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
 	defer tx.Rollback()
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM handled`).Scan(&seq); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	for i, a := range batch {
-		it := a.Item
+	for _, r := range batch {
+		it := r.Item
 		switch it.Kind {
 		case "items":
-			var old []byte
-			err := tx.QueryRowContext(ctx, `SELECT digest FROM handled
-				WHERE service = ? AND node = ? AND item_id = ?`, it.Service, it.Node, it.ID).Scan(&old)
-			switch {
-			case err == nil && bytes.Equal(old, a.Digest):
-				out[i].Duplicate = true
-				continue
-			case err != nil && !errors.Is(err, sql.ErrNoRows):
-				return nil, fmt.Errorf("journal: %w", err)
-			}
-			seq++
 			_, err = tx.ExecContext(ctx, `INSERT INTO handled (service, node, item_id, digest, seq)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET digest = excluded.digest, seq = excluded.seq`,
-				it.Service, it.Node, it.ID, a.Digest, seq)
-			if err != nil {
-				return nil, fmt.Errorf("journal: %w", err)
-			}
+				it.Service, it.Node, it.ID, r.Digest, it.Received.UnixNano())
 		case "retract":
 			_, err = tx.ExecContext(ctx, `DELETE FROM handled WHERE service = ? AND node = ? AND item_id = ?`,
 				it.Service, it.Node, it.ID)
@@ -86,26 +80,23 @@ func (db *DB) Receive(ctx context.Context, batch []Accept) ([]Accepted, error) {
 			_, err = tx.ExecContext(ctx, `DELETE FROM handled WHERE service = ? AND node = ?`, it.Service, it.Node)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
+			return fmt.Errorf("journal: %w", err)
 		}
-		if a.Seed || len(a.Hooks) == 0 {
+		if r.Pending == 0 {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO pending
-			(hooks, kind, service, node, item_id, publisher, payload, received)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, strings.Join(a.Hooks, " "),
+		_, err = tx.ExecContext(ctx, `INSERT INTO pending
+			(id, hooks, kind, service, node, item_id, publisher, payload, received)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Pending, strings.Join(r.Hooks, " "),
 			it.Kind, it.Service, it.Node, it.ID, it.Publisher, it.Payload, it.Received.UnixNano())
 		if err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		if out[i].Pending, err = res.LastInsertId(); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
+			return fmt.Errorf("journal: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // Done removes pending entries whose runs are over.
