@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -105,16 +106,40 @@ func (b *Bot) serverName() string {
 }
 
 // isAuthFailure reports whether err is a SASL failure that retrying with
-// the same credentials cannot fix.
+// the same credentials cannot fix: any SASL condition but
+// temporary-auth-failure and aborted, or no usable mechanism.
 func isAuthFailure(err error) bool {
-	msg := err.Error()
-	for _, cond := range []string{"not-authorized", "account-disabled", "credentials-expired", "invalid-authzid"} {
-		if strings.Contains(msg, cond) {
-			return true
-		}
+	if strings.Contains(err.Error(), "no matching SASL mechanisms") {
+		return true
 	}
-	return false
+	cond, ok := saslCondition(err)
+	return ok && cond != "temporary-auth-failure" && cond != "aborted"
 }
+
+// saslCondition finds the SASL <failure/> in err's chain (mellium's type
+// for it is internal, but it marshals itself) and returns its condition.
+func saslCondition(err error) (string, bool) {
+	var m interface {
+		error
+		TokenReader() xml.TokenReader
+	}
+	if !errors.As(err, &m) {
+		return "", false
+	}
+	r := m.TokenReader()
+	tok, e := r.Token()
+	start, ok := tok.(xml.StartElement)
+	if e != nil || !ok || start.Name.Space != nsSASL || start.Name.Local != "failure" {
+		return "", false
+	}
+	tok, _ = r.Token()
+	if cond, ok := tok.(xml.StartElement); ok {
+		return cond.Name.Local, true
+	}
+	return "", true
+}
+
+const nsSASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 
 // isConflict reports whether err is the stream error conflict: another
 // session bound our resource.

@@ -131,17 +131,21 @@ func (b *Bot) asyncIQ(ctx context.Context, s *xmpp.Session, st *serveState, sem 
 // goroutine.
 func (b *Bot) chatHandler(ctx context.Context, s *xmpp.Session, sem chan struct{}) func(stanza.Message, xmlstream.TokenReadEncoder) error {
 	return func(msg stanza.Message, t xmlstream.TokenReadEncoder) error {
+		// t reads the message from its start element on: find the body.
 		var body struct {
 			Text string `xml:",chardata"`
 		}
 		d := xml.NewTokenDecoder(t)
-		tok, err := d.Token()
-		if err != nil {
-			return nil
-		}
-		start, ok := tok.(xml.StartElement)
-		if !ok || d.DecodeElement(&body, &start) != nil || body.Text == "" {
-			return nil
+		for body.Text == "" {
+			tok, err := d.Token()
+			if err != nil {
+				return nil
+			}
+			if start, ok := tok.(xml.StartElement); ok && start.Name.Local == "body" {
+				if d.DecodeElement(&body, &start) != nil || body.Text == "" {
+					return nil
+				}
+			}
 		}
 		sem <- struct{}{}
 		go func() {
