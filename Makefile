@@ -1,0 +1,23 @@
+# hookbot — see README.md.
+GO      ?= go
+BIN     ?= bin/hookbot
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+
+.PHONY: build test demo prosody clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/hookbot
+
+# Installs Prosody (and slixmpp, used by interoperability tests) when
+# missing; needs root for apt-get.
+prosody:
+	command -v prosody >/dev/null || (apt-get update && apt-get install -y prosody python3-slixmpp)
+
+test: prosody
+	HOOKBOT_INTEGRATION=1 $(GO) test -race ./...
+
+demo: prosody build
+	$(GO) run ./internal/demo -hookbot $(BIN)
+
+clean:
+	rm -rf bin
