@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,7 +226,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot)) *world {
+func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot), configure ...func(*bot.Config)) *world {
 	t.Helper()
 	srv := prosody.Start(t)
 	for _, u := range []string{"bot", "admin", "user", "stranger"} {
@@ -232,7 +234,7 @@ func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot)) *world {
 	}
 	w := &world{srv: srv, done: make(chan error, 1), logs: &syncBuffer{}}
 	access := commands.Access{Admins: []string{"admin@localhost"}, Users: []string{"user@localhost"}}
-	w.bot = bot.New(bot.Config{
+	cfg := bot.Config{
 		JID:        jid.MustParse("bot@localhost"),
 		Password:   "bot-pass",
 		Server:     srv.Addr,
@@ -241,7 +243,11 @@ func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot)) *world {
 		Role:       access.Role,
 		Logger:     slog.New(slog.NewTextHandler(io.MultiWriter(w.logs), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxBackoff: 4 * time.Second,
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	w.bot = bot.New(cfg)
 	w.bot.OnConnect(func(ctx context.Context, s *xmpp.Session) { w.connects.Add(1) })
 	if setup != nil {
 		setup(w.bot)
@@ -513,4 +519,33 @@ func TestIntegrationConflictBacksOff(t *testing.T) {
 	if n := w.connects.Load(); n > 3 {
 		t.Errorf("bot reconnected %d times in 3s: not backing off", n)
 	}
+}
+
+func TestIntegrationKeepaliveDetectsDeadServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w := newWorld(t, ctx, nil, func(c *bot.Config) {
+		c.PingInterval = 300 * time.Millisecond
+		c.PingTimeout = 500 * time.Millisecond
+		c.MaxBackoff = time.Second
+	})
+	// A frozen server keeps the TCP connection open: only the keepalive
+	// ping can tell the link is dead.
+	pid := w.srv.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	offline := func() bool { _, err := w.bot.Session(); return errors.Is(err, bot.ErrOffline) }
+	for !strings.Contains(w.logs.String(), "keepalive ping failed") || !offline() {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGCONT)
+			t.Fatal("dead server not detected within 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	w.waitOnline(t, 10*time.Second, 2)
 }
