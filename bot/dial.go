@@ -82,7 +82,17 @@ func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
 		xmpp.SASL("", b.cfg.Password, mechs...),
 		bind.Resource(b.cfg.Resource),
 	)
-	s, err := xmpp.NewClientSession(ctx, b.cfg.JID, conn, features...)
+	var state xmpp.SessionState
+	if b.cfg.TLS == "none" {
+		// Plain text on loopback only (the configuration refuses it
+		// elsewhere): let SASL run, which mellium does only on a secure
+		// stream. PLAIN stays off.
+		state = xmpp.Secure
+	}
+	s, err := xmpp.NewSession(ctx, b.cfg.JID.Domain(), b.cfg.JID, conn, state, xmpp.NewNegotiator(
+		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: features}
+		}))
 	if err != nil {
 		conn.Close()
 		if isAuthFailure(err) {

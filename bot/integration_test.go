@@ -549,3 +549,66 @@ func TestIntegrationKeepaliveDetectsDeadServer(t *testing.T) {
 	}
 	w.waitOnline(t, 10*time.Second, 2)
 }
+
+func TestIntegrationDirectTLS(t *testing.T) {
+	srv := prosody.Start(t, prosody.WithDirectTLS())
+	srv.Register(t, "bot", "bot-pass")
+	b := bot.New(bot.Config{
+		JID:      jid.MustParse("bot@localhost"),
+		Password: "bot-pass",
+		Server:   srv.DirectTLSAddr,
+		TLS:      "direct",
+		CAFile:   srv.CAFile,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	online := make(chan jid.JID, 1)
+	b.OnConnect(func(ctx context.Context, s *xmpp.Session) { online <- s.LocalAddr() })
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(rctx) }()
+	select {
+	case j := <-online:
+		if j.String() != "bot@localhost/hookbot" {
+			t.Errorf("bound %s", j)
+		}
+	case <-ctx.Done():
+		t.Fatal("no connection over direct TLS")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestIntegrationNoTLSOnLoopback(t *testing.T) {
+	srv := prosody.Start(t, prosody.WithPlainC2S())
+	srv.Register(t, "bot", "bot-pass")
+	b := bot.New(bot.Config{
+		JID:      jid.MustParse("bot@localhost"),
+		Password: "bot-pass",
+		Server:   srv.Addr,
+		TLS:      "none",
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	online := make(chan bool, 1)
+	b.OnConnect(func(ctx context.Context, s *xmpp.Session) { online <- s.ConnectionState().HandshakeComplete })
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Run(rctx) }()
+	select {
+	case tls := <-online:
+		if tls {
+			t.Error("tls = none negotiated TLS")
+		}
+	case <-ctx.Done():
+		t.Fatal("no connection without TLS")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}

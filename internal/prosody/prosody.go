@@ -44,13 +44,16 @@ const EnvIntegration = "HOOKBOT_INTEGRATION"
 
 // Server is a private Prosody process.
 type Server struct {
-	Addr   string // "127.0.0.1:port" of the c2s listener (StartTLS)
-	Port   int    // port of Addr
-	Domain string // virtual host, "localhost"
-	PubSub string // PubSub component, "pubsub.localhost"
-	Dir    string // directory holding everything below
-	Config string // path of the Lua configuration
-	CAFile string // PEM certificate to trust (self-signed, for Domain and PubSub)
+	Addr string // "127.0.0.1:port" of the c2s listener (StartTLS)
+	Port int    // port of Addr
+	// DirectTLSAddr is "127.0.0.1:port" of the direct TLS c2s listener
+	// (XEP-0368), or "" without WithDirectTLS.
+	DirectTLSAddr string
+	Domain        string // virtual host, "localhost"
+	PubSub        string // PubSub component, "pubsub.localhost"
+	Dir           string // directory holding everything below
+	Config        string // path of the Lua configuration
+	CAFile        string // PEM certificate to trust (self-signed, for Domain and PubSub)
 
 	logFile     string
 	consoleFile string
@@ -64,6 +67,8 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
+	directTLS bool
+	plain     bool
 	admins    []string
 	global    []string
 	component []string
@@ -75,7 +80,21 @@ func WithAdmins(jids ...string) Option {
 	return func(o *options) { o.admins = jids }
 }
 
+// WithDirectTLS also listens for direct TLS c2s connections on
+// DirectTLSAddr.
+func WithDirectTLS() Option {
+	return func(o *options) { o.directTLS = true }
+}
+
+// WithPlainC2S lets clients log in without TLS (c2s_require_encryption
+// = false), to test tls = "none" on loopback.
+func WithPlainC2S() Option {
+	return func(o *options) { o.plain = true }
+}
+
 // WithConfig adds Lua lines to the global section of the configuration.
+// Prosody refuses an option set twice: use it for options this package
+// does not set.
 func WithConfig(lua string) Option {
 	return func(o *options) { o.global = append(o.global, lua) }
 }
@@ -155,6 +174,13 @@ func New(dir string, opts ...Option) (*Server, error) {
 		logFile:     filepath.Join(dir, "prosody.log"),
 		consoleFile: filepath.Join(dir, "console.log"),
 	}
+	if o.directTLS {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.DirectTLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -182,7 +208,7 @@ data_path = %s
 certificates = %s
 interfaces = { "127.0.0.1" }
 c2s_ports = { %d }
-c2s_direct_tls_ports = { }
+c2s_direct_tls_ports = { %s }
 s2s_ports = { }
 http_ports = { }
 https_ports = { }
@@ -192,14 +218,14 @@ admins = { %s }
 authentication = "internal_hashed"
 password_hash = "SHA-256"
 storage = "internal"
-c2s_require_encryption = true
+c2s_require_encryption = %t
 allow_registration = false
 log = { { levels = { min = "debug" }, to = "file", filename = %s } }
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "pep"; "ping"; "posix" }
 modules_disabled = { "s2s" }
 ssl = { certificate = %s; key = %s }
 `, q(filepath.Join(s.Dir, "prosody.pid")), q(filepath.Join(s.Dir, "data")), q(s.Dir),
-		s.Port, strings.Join(admins, ", "), q(s.logFile),
+		s.Port, s.directPort(), strings.Join(admins, ", "), !o.plain, q(s.logFile),
 		q(s.CAFile), q(filepath.Join(s.Dir, Domain+".key")))
 	for _, l := range o.global {
 		fmt.Fprintln(&b, l)
@@ -209,6 +235,14 @@ ssl = { certificate = %s; key = %s }
 		fmt.Fprintln(&b, l)
 	}
 	return b.String()
+}
+
+func (s *Server) directPort() string {
+	if s.DirectTLSAddr == "" {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(s.DirectTLSAddr)
+	return port
 }
 
 // Start starts the Prosody process and waits until it accepts connections.
