@@ -156,12 +156,22 @@ func (b *Bot) HandleIQ(typ stanza.IQType, payload xml.Name, h IQHandler) {
 // Messages of type error and headline never reach it.
 func (b *Bot) HandleChat(h ChatHandler) { b.chat = h }
 
-// AddFeatures adds disco#info features of the bot (and so changes its
-// caps). Presence sent after the call carries the new caps.
+// AddFeatures adds disco#info features of the bot and so changes its
+// caps; while connected, the bot sends presence again with the new caps.
 func (b *Bot) AddFeatures(ns ...string) {
 	b.mu.Lock()
 	b.features = append(b.features, ns...)
+	s := b.sess
 	b.mu.Unlock()
+	if s != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := b.sendPresence(ctx, s, ""); err != nil {
+				b.log.Warn("presence with new caps", "err", err)
+			}
+		}()
+	}
 }
 
 // AddItems adds root disco#items; an item with a zero JID stands for the

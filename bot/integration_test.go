@@ -336,6 +336,17 @@ func TestIntegrationSession(t *testing.T) {
 		}
 	})
 
+	t.Run("new features resend presence with new caps", func(t *testing.T) {
+		old := w.bot.CapsVer()
+		w.bot.AddFeatures("urn:test:later")
+		if w.bot.CapsVer() == old {
+			t.Fatal("caps ver unchanged by a new feature")
+		}
+		admin.waitPresence(t, 10*time.Second, "with the new caps", func(p presence) bool {
+			return p.From.Equal(self) && p.Ver == w.bot.CapsVer()
+		})
+	})
+
 	t.Run("stranger subscription refused", func(t *testing.T) {
 		stranger := newPeer(t, ctx, w.srv, "stranger", "s")
 		stranger.send(t, ctx, stanza.Presence{To: self.Bare(), Type: stanza.SubscribePresence}.Wrap(nil))
@@ -518,6 +529,9 @@ func TestIntegrationConflictBacksOff(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if n := w.connects.Load(); n > 3 {
 		t.Errorf("bot reconnected %d times in 3s: not backing off", n)
+	}
+	if !strings.Contains(w.logs.String(), "conflict") {
+		t.Errorf("the bot did not log the conflict:\n%s", w.logs.String())
 	}
 }
 
