@@ -156,11 +156,18 @@ type env struct {
 	runs   []RunRecord
 	onRun  func(RunRecord)
 	closed bool
+	real   bool // compile with runtime, not comp
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+// newEnv returns a Manager with fake programs; newRealEnv one that
+// compiles real hook code with package runtime.
+func newEnv(t *testing.T, opts Options) *env { return makeEnv(t, opts, false) }
+
+func newRealEnv(t *testing.T, opts Options) *env { return makeEnv(t, opts, true) }
+
+func makeEnv(t *testing.T, opts Options, real bool) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), "hooks.db"), ps: newFakePubSub(), host: newFakeHost(), comp: &fakeCompiler{}}
+	e := &env{t: t, real: real, path: filepath.Join(t.TempDir(), "hooks.db"), ps: newFakePubSub(), host: newFakeHost(), comp: &fakeCompiler{}}
 	e.open(opts)
 	t.Cleanup(e.close)
 	return e
@@ -187,7 +194,11 @@ func (e *env) open(opts Options) {
 			f(r)
 		}
 	}
-	m, err := newManager(context.Background(), opts, e.comp.compile)
+	compile := e.comp.compile
+	if e.real {
+		compile = compileRuntime
+	}
+	m, err := newManager(context.Background(), opts, compile)
 	if err != nil {
 		e.t.Fatal(err)
 	}
