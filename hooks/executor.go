@@ -156,6 +156,12 @@ func (m *Manager) worker() {
 		e := m.ready[0]
 		m.ready[0] = nil
 		m.ready = m.ready[1:]
+		if e.deleted || len(e.queue) == 0 {
+			// Deleted while waiting its turn.
+			e.scheduled = false
+			m.mu.Unlock()
+			continue
+		}
 		j := e.queue[0]
 		e.queue[0] = job{}
 		e.queue = e.queue[1:]

@@ -207,3 +207,41 @@ func TestExecutorLRU(t *testing.T) {
 		t.Error("no program was unloaded")
 	}
 }
+
+// TestExecutorDeleteQueued: deleting hooks with queued items, running or
+// waiting their turn, drops the items (their done is called) and the
+// executor goes on.
+func TestExecutorDeleteQueued(t *testing.T) {
+	e := newEnv(t, Options{Workers: 1})
+	release := make(chan struct{})
+	e.comp.set("block", func(context.Context, hookbot.Bot, hookbot.Item) error {
+		<-release
+		return nil
+	})
+	e.comp.set("ok", okHook)
+	blocker := e.create(Hook{Node: "a", Arg: "block"})
+	waiting := e.create(Hook{Node: "b", Arg: "ok"})
+	survivor := e.create(Hook{Node: "c", Arg: "ok"})
+	var done atomic.Int32
+	count := func() { done.Add(1) }
+	e.m.DispatchFunc(item("a", "1"), count) // runs and blocks the only worker
+	e.m.DispatchFunc(item("a", "2"), count) // queued behind it
+	e.m.DispatchFunc(item("b", "1"), count) // waits its turn in the ready queue
+	e.m.DispatchFunc(item("b", "2"), count)
+	time.Sleep(20 * time.Millisecond)
+	if n, err := e.m.Delete(context.Background(), []string{blocker.ID, waiting.ID}); err != nil || n != 2 {
+		t.Fatalf("Delete = %d, %v", n, err)
+	}
+	if got := done.Load(); got != 3 {
+		t.Errorf("done called %d times after delete, want 3 (the dropped items)", got)
+	}
+	close(release)
+	e.m.DispatchFunc(item("c", "1"), count)
+	e.waitRuns(timeoutShort, "the survivor's run", func(rs []RunRecord) bool { return countOutcome(rs, survivor.ID, "") == 1 })
+	if got := done.Load(); got != 5 {
+		t.Errorf("done called %d times, want 5", got)
+	}
+	if n := countOutcome(e.records(), waiting.ID, ""); n != 0 {
+		t.Errorf("deleted hook ran %d times", n)
+	}
+}
