@@ -212,18 +212,26 @@ func (m *Manager) execute(e *entry, j job) {
 // release ends the run of e and schedules its next item. After a timeout
 // the interpreter is rebuilt on the next run.
 func (m *Manager) release(e *entry, timedOut bool) {
+	var dropped []job
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	e.running = false
 	if timedOut || e.deleted {
 		e.unload()
 	}
+	if e.broken {
+		// Found not to compile at its first run: it never runs.
+		dropped, e.queue = e.queue, nil
+	}
 	if len(e.queue) > 0 && !e.deleted && !m.closing {
 		m.ready = append(m.ready, e)
 		m.cond.Signal()
-		return
+	} else {
+		e.scheduled = false
 	}
-	e.scheduled = false
+	m.mu.Unlock()
+	for _, j := range dropped {
+		j.batch.finish()
+	}
 }
 
 // touch marks e as just used among the loaded programs and unloads the
