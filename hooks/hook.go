@@ -69,3 +69,11 @@ type Host interface {
 	Send(to, body string) error
 	Publish(service, node, id, payload string) (string, error)
 }
+
+// Notification is what the bot received in one PubSub event message.
+type Notification struct {
+	Items []hookbot.Item
+	// Delayed is true when the message carried a delay (urn:xmpp:delay):
+	// a stored copy, never a new purge, retract or delete.
+	Delayed bool
+}

@@ -73,6 +73,7 @@ type Manager struct {
 	compile compileFunc
 	log     *slog.Logger
 	rec     *recorder
+	d       *delivery
 
 	ctx    context.Context // canceled by Close: stops runs and loading
 	cancel context.CancelFunc
@@ -141,6 +142,11 @@ func newManager(ctx context.Context, opts Options, compile compileFunc) (*Manage
 		entries = append(entries, e)
 	}
 
+	m.d = newDelivery(m, opts.DB, max(DefaultKeepHandled, 2*opts.CatchupItems))
+	if err := m.d.replay(ctx); err != nil {
+		return nil, fmt.Errorf("hooks: %w", err)
+	}
+	go m.d.loop()
 	go m.rec.loop()
 	m.wg.Add(opts.Workers)
 	for range opts.Workers {
@@ -325,6 +331,12 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 		}
 		subscribed = true
 	}
+	// The items on a new node are recorded as handled: its first hook
+	// runs for what is published after its creation only.
+	var present []hookbot.Item
+	if subscribed {
+		present = m.present(ctx, key)
+	}
 	if h.Persistent {
 		err := m.opts.DB.InsertHooks(ctx, storage.Hook{
 			ID: h.ID, Seq: seq, Owner: h.Owner, Service: h.Service, Node: h.Node,
@@ -337,10 +349,27 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 			return Hook{}, fmt.Errorf("create hook: %w", err)
 		}
 	}
+	// Register through delivery, so that the hook gets exactly the items
+	// received after this point.
 	e := &entry{hook: h, seq: seq, prog: prog}
+	err = m.d.wait(op{items: present, seed: &key, then: func() {
+		m.mu.Lock()
+		m.register(e, state)
+		m.touch(e)
+		m.mu.Unlock()
+	}})
+	if err != nil {
+		if h.Persistent {
+			if err := m.opts.DB.DeleteHooks(ctx, h.ID); err != nil {
+				m.log.Error("undo hook creation", "hook", h.ID, "err", err)
+			}
+		}
+		if subscribed {
+			m.unsubscribe(ctx, key)
+		}
+		return Hook{}, fmt.Errorf("create hook: %w", err)
+	}
 	m.mu.Lock()
-	m.register(e, state)
-	m.touch(e)
 	h = e.hook
 	m.mu.Unlock()
 	created = true
@@ -554,6 +583,7 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
+	m.d.close()
 	m.rec.stop()
 	m.mu.Lock()
 	for _, e := range m.order {

@@ -20,6 +20,9 @@ type Options struct {
 	// run hooks beyond it are unloaded and reloaded on their next run.
 	// Default 256.
 	MaxLoaded int
+	// CatchupItems is how many of the newest items of each node are
+	// fetched after a (re)connect; default 50.
+	CatchupItems int
 	// KeepRuns is how many run records are kept per hook; default 100.
 	KeepRuns int
 	// OnRun, if set, is called after each run is recorded (not yet
@@ -34,6 +37,10 @@ const (
 	DefaultTimeout   = 10 * time.Second
 	DefaultMaxLoaded = 256
 	DefaultKeepRuns  = 100
+	// DefaultKeepHandled is how many handled items are remembered per
+	// node (at least twice CatchupItems), to recognize replays.
+	DefaultKeepHandled  = 1000
+	DefaultCatchupItems = 50
 )
 
 // Limits of what a run record keeps of the Log lines of a run.
@@ -57,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxLoaded <= 0 {
 		o.MaxLoaded = DefaultMaxLoaded
+	}
+	if o.CatchupItems <= 0 {
+		o.CatchupItems = DefaultCatchupItems
 	}
 	if o.KeepRuns <= 0 {
 		o.KeepRuns = DefaultKeepRuns

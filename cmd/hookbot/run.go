@@ -71,18 +71,3 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	return err
 }
-
-// wire connects the hooks engine, the PubSub delivery and the commands to
-// the bot before it runs, and returns what closes them.
-//
-// SEAM for the lead: build hooks.New(ctx, hooks.Options{DB: db, PubSub:
-// <bot/pubsub client over b.Session>, Host: ..., HooksPath:
-// cfg.HooksPath, Timeout: cfg.HookTimeout, Workers: cfg.Workers, Logger:
-// log}), then commands.Server over it, and register on b:
-// b.AddFeatures(commands.NS), b.AddItems(...), b.AddDiscoNodes(...),
-// b.HandleIQ(stanza.SetIQ, {commands.NS, "command"}, ...), b.HandleChat,
-// b.HandleEvents(pubsub.Handler(...)) and b.OnConnect(resubscribe and
-// catch up with cfg.CatchupItems).
-func wire(ctx context.Context, cfg Config, log *slog.Logger, b *bot.Bot, db *storage.DB, access commands.Access) (closeFn func(), err error) {
-	return func() {}, nil
-}

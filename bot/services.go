@@ -1,0 +1,183 @@
+package bot
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
+
+	"hookbot/bot/pubsub"
+	"hookbot/hooks"
+	"hookbot/hooks/hookbot"
+)
+
+// Services is the bot as package hooks sees it: its PubSub client
+// (hooks.PubSub) and what hook code may do through it (hooks.Host). Every
+// call uses the session of the moment and fails while the bot is
+// offline.
+type Services struct {
+	b *Bot
+	// Timeout bounds the calls of hook code (Send, Publish), which take
+	// no context.
+	Timeout time.Duration
+}
+
+// Services returns the bot's Services.
+func (b *Bot) Services() *Services {
+	return &Services{b: b, Timeout: 10 * time.Second}
+}
+
+var (
+	_ hooks.PubSub = (*Services)(nil)
+	_ hooks.Host   = (*Services)(nil)
+)
+
+func parseService(service string) (jid.JID, error) {
+	if service == "" {
+		return jid.JID{}, nil
+	}
+	j, err := jid.Parse(service)
+	if err != nil {
+		return jid.JID{}, fmt.Errorf("service %q is not a valid JID: %w", service, err)
+	}
+	return j, nil
+}
+
+// Subscribe subscribes the bot's bare JID to node on service.
+func (s *Services) Subscribe(ctx context.Context, service, node string) (string, error) {
+	sess, err := s.b.Session()
+	if err != nil {
+		return "", err
+	}
+	svc, err := parseService(service)
+	if err != nil {
+		return "", err
+	}
+	state, err := pubsub.Subscribe(ctx, sess, svc, node, jid.JID{})
+	if err != nil {
+		return "", err
+	}
+	switch state {
+	case pubsub.StateSubscribed:
+		return hooks.StateSubscribed, nil
+	case pubsub.StatePending:
+		return hooks.StatePending, nil
+	}
+	return "", fmt.Errorf("the service wants the subscription to %s configured first (%s), which hookbot does not do", node, state)
+}
+
+// Unsubscribe ends the bot's subscription to node on service.
+func (s *Services) Unsubscribe(ctx context.Context, service, node string) error {
+	sess, err := s.b.Session()
+	if err != nil {
+		return err
+	}
+	svc, err := parseService(service)
+	if err != nil {
+		return err
+	}
+	return pubsub.Unsubscribe(ctx, sess, svc, node, jid.JID{})
+}
+
+// Items returns the newest max items of node on service.
+func (s *Services) Items(ctx context.Context, service, node string, max int) ([]hookbot.Item, error) {
+	sess, err := s.b.Session()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := parseService(service)
+	if err != nil {
+		return nil, err
+	}
+	return pubsub.Items(ctx, sess, svc, node, max)
+}
+
+// JID returns the bot's full JID.
+func (s *Services) JID() string { return s.b.JID().String() }
+
+// Send sends a chat message with body to the JID to.
+func (s *Services) Send(to, body string) error {
+	j, err := jid.Parse(to)
+	if err != nil {
+		return fmt.Errorf("send to %q: %w", to, err)
+	}
+	sess, err := s.b.Session()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	msg := stanza.Message{To: j, Type: stanza.ChatMessage}
+	bodyEl := xmlstream.Wrap(xmlstream.Token(xml.CharData(body)), xml.StartElement{Name: xml.Name{Local: "body"}})
+	if err := sess.Send(ctx, msg.Wrap(bodyEl)); err != nil {
+		return fmt.Errorf("send to %s: %w", to, err)
+	}
+	return nil
+}
+
+// Publish publishes payload as item id on node of service.
+func (s *Services) Publish(service, node, id, payload string) (string, error) {
+	sess, err := s.b.Session()
+	if err != nil {
+		return "", err
+	}
+	svc, err := parseService(service)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	return pubsub.Publish(ctx, sess, svc, node, id, payload)
+}
+
+// EventHandler returns the handler of PubSub notifications for
+// Bot.HandleEvents: it parses them on the Serve loop and hands them to
+// receive, which must not block. Items sent without their payload are
+// fetched first, off the Serve loop.
+func (s *Services) EventHandler(receive func(hooks.Notification)) mux.MessageHandler {
+	return pubsub.Handler(s.b.cfg.JID.Bare(), s.b.log, func(ev pubsub.Event) {
+		n := hooks.Notification{Delayed: ev.Delayed}
+		var missing []string
+		for _, it := range ev.Items {
+			if it.NotifyOnly {
+				missing = append(missing, it.ID)
+			}
+			n.Items = append(n.Items, it.Item)
+		}
+		if len(missing) == 0 {
+			receive(n)
+			return
+		}
+		go s.fill(n, ev, missing, receive)
+	})
+}
+
+// fill fetches the payloads of notification-only items, then passes n on.
+func (s *Services) fill(n hooks.Notification, ev pubsub.Event, ids []string, receive func(hooks.Notification)) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	sess, err := s.b.Session()
+	var fetched []hookbot.Item
+	if err == nil {
+		fetched, err = pubsub.ItemsByID(ctx, sess, ev.Service, ev.Node, ids...)
+	}
+	if err != nil {
+		s.b.log.Warn("cannot fetch notified items; they run without payload", "service", ev.Service.String(),
+			"node", ev.Node, "err", err)
+	}
+	byID := make(map[string]string, len(fetched))
+	for _, f := range fetched {
+		byID[f.ID] = f.Payload
+	}
+	for i := range n.Items {
+		if p, ok := byID[n.Items[i].ID]; ok && n.Items[i].Payload == "" {
+			n.Items[i].Payload = p
+		}
+	}
+	receive(n)
+}

@@ -1,0 +1,368 @@
+package hooks
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"hookbot/hooks/hookbot"
+	"hookbot/storage"
+)
+
+// delivery turns notifications into hook runs (SPEC §4 "Delivery"):
+//
+//   - a notification for a node that has no hook is dropped;
+//   - an item already handled with the same payload (a replay, a delayed
+//     copy, a duplicate, catch-up overlap) runs nothing; the same id with
+//     a new payload is a new publication;
+//   - each accepted item runs, once, every hook on its node that asked
+//     for its kind, in the order the items were received;
+//   - while a node catches up after a (re)connect, its live notifications
+//     wait until the fetched items are dispatched.
+//
+// Decisions are taken in memory, on one goroutine, and dispatched at
+// once; they are written to the database in batches afterwards. Accepted
+// items stay in the journal as pending until every hook has run them, so
+// that a restart runs what a crash interrupted.
+type delivery struct {
+	m    *Manager
+	db   *storage.DB
+	log  *slog.Logger
+	keep int // handled items kept per node
+
+	mu      sync.Mutex
+	ops     []op
+	acks    []int64
+	closed  bool
+	wake    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the loop goroutine.
+	handled map[Subscription]map[string][]byte
+	added   map[Subscription]int // handled items added since the last trim
+	held    map[Subscription][]hookbot.Item
+	nextID  int64 // next pending id
+}
+
+// op is one request to the delivery loop. Exactly one of its parts is
+// set.
+type op struct {
+	items   []hookbot.Item // live notifications
+	delayed bool
+
+	hold    []Subscription // start holding the live items of these nodes
+	release *Subscription  // catch-up of this node fetched: items, then held ones
+
+	seed *Subscription // items are on the node before its first hook
+	then func()        // run in the loop after the op (register a hook)
+	done chan error    // closed (or sent an error) once written
+}
+
+func newDelivery(m *Manager, db *storage.DB, keep int) *delivery {
+	return &delivery{
+		m: m, db: db, log: m.log, keep: keep,
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		handled: make(map[Subscription]map[string][]byte),
+		added:   make(map[Subscription]int),
+		held:    make(map[Subscription][]hookbot.Item),
+	}
+}
+
+// replay dispatches the journal's pending items again: a run that was
+// not over when the bot stopped. It must run before any other dispatch.
+func (d *delivery) replay(ctx context.Context) error {
+	pending, err := d.db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		item := hookbot.Item{
+			Kind: p.Item.Kind, Service: p.Item.Service, Node: p.Item.Node, ID: p.Item.ID,
+			Publisher: p.Item.Publisher, Payload: p.Item.Payload, Time: p.Item.Received,
+		}
+		d.m.DispatchTo(p.Hooks, item, d.acker(p.ID))
+		d.nextID = max(d.nextID, p.ID)
+	}
+	if len(pending) > 0 {
+		d.log.Info("replaying runs interrupted by the last stop", "items", len(pending))
+	}
+	return nil
+}
+
+// push queues o for the loop. It never blocks.
+func (d *delivery) push(o op) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	d.ops = append(d.ops, o)
+	d.signal()
+	return true
+}
+
+// signal wakes the loop. The caller holds mu.
+func (d *delivery) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// acker returns the done callback of pending entry id. Runs cut short
+// by Close are not acknowledged: they run again after the restart.
+func (d *delivery) acker(id int64) func() {
+	if id == 0 {
+		return nil
+	}
+	return func() {
+		if d.m.ctx.Err() != nil {
+			return
+		}
+		d.mu.Lock()
+		d.acks = append(d.acks, id)
+		d.signal()
+		d.mu.Unlock()
+	}
+}
+
+// wait pushes o and waits until the loop has dispatched and written it.
+// The loop answers every op it takes, so wait takes no context.
+func (d *delivery) wait(o op) error {
+	o.done = make(chan error, 1)
+	if !d.push(o) {
+		return errors.New("hooks: shutting down")
+	}
+	return <-o.done
+}
+
+// loop serves ops until close. Acks are written after the batch that
+// made their pending entries.
+func (d *delivery) loop() {
+	defer close(d.stopped)
+	for range d.wake {
+		d.mu.Lock()
+		ops, acks, closed := d.ops, d.acks, d.closed
+		d.ops, d.acks = nil, nil
+		d.mu.Unlock()
+
+		ctx := context.Background()
+		if err := d.db.Done(ctx, acks...); err != nil {
+			d.log.Error("journal: cannot mark runs done; they will run again after a restart", "err", err)
+		}
+		d.run(ctx, ops)
+		if closed {
+			return
+		}
+	}
+}
+
+// run decides, dispatches and writes one batch of ops.
+func (d *delivery) run(ctx context.Context, ops []op) {
+	if len(ops) == 0 {
+		return
+	}
+	var recs []storage.Record
+	for _, o := range ops {
+		switch {
+		case o.hold != nil:
+			for _, key := range o.hold {
+				if _, ok := d.held[key]; !ok {
+					d.held[key] = []hookbot.Item{}
+				}
+			}
+		case o.release != nil:
+			recs = d.accept(ctx, recs, o.items, false, false)
+			held := d.held[*o.release]
+			delete(d.held, *o.release)
+			recs = d.accept(ctx, recs, held, false, false)
+		case o.seed != nil:
+			recs = d.accept(ctx, recs, o.items, false, true)
+		default:
+			recs = d.accept(ctx, recs, o.items, o.delayed, false)
+		}
+		if o.then != nil {
+			o.then()
+		}
+	}
+	err := d.db.Write(ctx, recs)
+	if err != nil {
+		d.log.Error("journal: cannot record delivered items; a restart may run them again", "err", err)
+	}
+	for _, o := range ops {
+		if o.done != nil {
+			o.done <- err
+		}
+	}
+	for _, r := range recs {
+		if r.Item.Kind == hookbot.KindItems {
+			d.trim(ctx, Subscription{r.Item.Service, r.Item.Node})
+		}
+	}
+}
+
+// accept decides items in order, dispatches the accepted ones and
+// returns recs with their records added.
+func (d *delivery) accept(ctx context.Context, recs []storage.Record, items []hookbot.Item, delayed, seed bool) []storage.Record {
+	for _, it := range items {
+		key := Subscription{it.Service, it.Node}
+		if held, ok := d.held[key]; ok && !seed {
+			d.held[key] = append(held, it)
+			continue
+		}
+		if !seed && !d.m.hasNode(key) {
+			continue // no hook here (any account can send us events)
+		}
+		handled := d.handledOf(ctx, key)
+		rec := storage.Record{Item: storage.Item{
+			Kind: it.Kind, Service: it.Service, Node: it.Node, ID: it.ID,
+			Publisher: it.Publisher, Payload: it.Payload, Received: it.Time,
+		}}
+		switch it.Kind {
+		case hookbot.KindItems:
+			digest := sha256.Sum256([]byte(it.Payload))
+			rec.Digest = digest[:16]
+			if old, ok := handled[it.ID]; ok && string(old) == string(rec.Digest) {
+				continue // replay or duplicate
+			}
+			handled[it.ID] = rec.Digest
+			d.added[key]++
+		case hookbot.KindRetract:
+			if delayed {
+				continue
+			}
+			delete(handled, it.ID)
+		case hookbot.KindPurge, hookbot.KindDelete:
+			if delayed {
+				continue
+			}
+			clear(handled)
+		default:
+			continue
+		}
+		if !seed {
+			if ids := d.m.Match(it); len(ids) > 0 {
+				d.nextID++
+				rec.Pending, rec.Hooks = d.nextID, ids
+				d.m.DispatchTo(ids, it, d.acker(rec.Pending))
+			}
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// handledOf returns the handled items of key, loading them once.
+func (d *delivery) handledOf(ctx context.Context, key Subscription) map[string][]byte {
+	if h, ok := d.handled[key]; ok {
+		return h
+	}
+	h, err := d.db.Handled(ctx, key.Service, key.Node)
+	if err != nil {
+		d.log.Error("journal: cannot load handled items; replays may run hooks again", "err", err)
+		h = make(map[string][]byte)
+	}
+	d.handled[key] = h
+	return h
+}
+
+// trim bounds the handled items of key, in memory and stored.
+func (d *delivery) trim(ctx context.Context, key Subscription) {
+	if d.added[key] < d.keep {
+		return
+	}
+	d.added[key] = 0
+	if err := d.db.TrimHandled(ctx, key.Service, key.Node, d.keep); err != nil {
+		d.log.Warn("journal: trim", "err", err)
+		return
+	}
+	delete(d.handled, key) // reloaded, trimmed, on next use
+}
+
+// close stops the loop after the ops and acks queued so far.
+func (d *delivery) close() {
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		d.signal()
+	}
+	d.mu.Unlock()
+	<-d.stopped
+}
+
+// Receive hands a notification to delivery. It never blocks: the bot
+// calls it from its XMPP serve loop.
+func (m *Manager) Receive(n Notification) {
+	if len(n.Items) > 0 {
+		m.d.push(op{items: n.Items, delayed: n.Delayed})
+	}
+}
+
+// Resume is the bot's after-(re)connect work: it subscribes again to
+// every node that has hooks, then fetches the newest CatchupItems items
+// of each and runs the hooks for those not handled yet: items published
+// while the bot was away. Live notifications of a node wait until its
+// fetched items are dispatched. Resume returns when every node is done.
+func (m *Manager) Resume(ctx context.Context) {
+	subs := m.Subscriptions()
+	if len(subs) == 0 {
+		return
+	}
+	m.d.push(op{hold: subs})
+	sem := make(chan struct{}, 4) // requests in flight
+	var wg sync.WaitGroup
+	for _, key := range subs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			items := m.resumeNode(ctx, key)
+			m.d.push(op{items: items, release: &key})
+		}()
+	}
+	wg.Wait()
+}
+
+// resumeNode subscribes to key again and returns its newest items.
+func (m *Manager) resumeNode(ctx context.Context, key Subscription) []hookbot.Item {
+	start := time.Now()
+	state, err := m.opts.PubSub.Subscribe(ctx, key.Service, key.Node)
+	if err != nil {
+		m.log.Warn("resubscribe failed", "service", key.Service, "node", key.Node, "err", err)
+		m.SetState(key.Service, key.Node, "error: "+err.Error())
+		return nil
+	}
+	if state == "" {
+		state = StateSubscribed
+	}
+	m.SetState(key.Service, key.Node, state)
+	items, err := m.opts.PubSub.Items(ctx, key.Service, key.Node, m.opts.CatchupItems)
+	if err != nil {
+		m.log.Debug("catch-up: no items fetched", "service", key.Service, "node", key.Node, "err", err)
+		return nil
+	}
+	m.log.Debug("caught up", "service", key.Service, "node", key.Node, "items", len(items),
+		"took", time.Since(start))
+	return items
+}
+
+// present returns the items now on key, to record as handled before
+// the node's first hook is registered.
+func (m *Manager) present(ctx context.Context, key Subscription) []hookbot.Item {
+	items, err := m.opts.PubSub.Items(ctx, key.Service, key.Node, m.opts.CatchupItems)
+	if err != nil {
+		m.log.Debug("no items on new node", "service", key.Service, "node", key.Node, "err", err)
+	}
+	return items
+}
+
+// hasNode reports whether some hook watches key.
+func (m *Manager) hasNode(key Subscription) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.subs[key] != nil
+}
