@@ -300,5 +300,3 @@ func reportHook(to string) string {
 	return `import "fmt"
 return bot.Send("` + to + `", fmt.Sprintf("%s %s %s", item.Kind, item.ID, item.Payload))`
 }
-
-
