@@ -176,9 +176,9 @@ func (d *delivery) run(ctx context.Context, ops []op) {
 				}
 			}
 		case o.release != nil:
-			recs = d.accept(ctx, recs, o.items, false, false)
 			held := d.held[*o.release]
 			delete(d.held, *o.release)
+			recs = d.accept(ctx, recs, o.items, false, false)
 			recs = d.accept(ctx, recs, held, false, false)
 		case o.seed != nil:
 			recs = d.accept(ctx, recs, o.items, false, true)
@@ -209,6 +209,9 @@ func (d *delivery) run(ctx context.Context, ops []op) {
 // returns recs with their records added.
 func (d *delivery) accept(ctx context.Context, recs []storage.Record, items []hookbot.Item, delayed, seed bool) []storage.Record {
 	for _, it := range items {
+		if delayed && it.Kind != hookbot.KindItems {
+			continue // a stored copy of a retract, purge or delete: old news
+		}
 		key := Subscription{it.Service, it.Node}
 		if held, ok := d.held[key]; ok && !seed {
 			d.held[key] = append(held, it)
@@ -232,14 +235,8 @@ func (d *delivery) accept(ctx context.Context, recs []storage.Record, items []ho
 			handled[it.ID] = rec.Digest
 			d.added[key]++
 		case hookbot.KindRetract:
-			if delayed {
-				continue
-			}
 			delete(handled, it.ID)
 		case hookbot.KindPurge, hookbot.KindDelete:
-			if delayed {
-				continue
-			}
 			clear(handled)
 		default:
 			continue

@@ -24,6 +24,8 @@ type fakePubSub struct {
 	calls   []string
 	refuse  map[string]error
 	pending map[string]bool
+	items   map[Subscription][]hookbot.Item // what Items returns
+	gate    chan struct{}                   // if set, Items waits for it
 }
 
 func newFakePubSub() *fakePubSub {
@@ -53,7 +55,33 @@ func (p *fakePubSub) Unsubscribe(ctx context.Context, service, node string) erro
 }
 
 func (p *fakePubSub) Items(ctx context.Context, service, node string, max int) ([]hookbot.Item, error) {
-	return nil, nil
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	items := p.items[Subscription{service, node}]
+	if len(items) > max {
+		items = items[len(items)-max:]
+	}
+	return append([]hookbot.Item(nil), items...), nil
+}
+
+// setItems sets the items on node.
+func (p *fakePubSub) setItems(service, node string, items ...hookbot.Item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.items == nil {
+		p.items = map[Subscription][]hookbot.Item{}
+	}
+	p.items[Subscription{service, node}] = items
 }
 
 func (p *fakePubSub) count(service, node string) int {

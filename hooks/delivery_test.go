@@ -1,0 +1,150 @@
+package hooks
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"hookbot/hooks/hookbot"
+)
+
+const testService = "pubsub.example.org"
+
+func notif(kind, node, id, payload string) hookbot.Item {
+	return hookbot.Item{Kind: kind, Service: testService, Node: node, ID: id, Payload: payload, Time: time.Now()}
+}
+
+// recorder returns a fake program that records "<kind> <id> <payload>"
+// of every run, and a func returning what it recorded.
+func recorderProg(e *env, name string) func() []string {
+	var mu sync.Mutex
+	var seen []string
+	e.comp.set(name, func(ctx context.Context, bot hookbot.Bot, it hookbot.Item) error {
+		mu.Lock()
+		seen = append(seen, it.Kind+" "+it.ID+" "+it.Payload)
+		mu.Unlock()
+		return nil
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// waitSeen waits until seen returns want, and checks that nothing more
+// comes within a short while.
+func waitSeen(t *testing.T, seen func() []string, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(seen()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := seen(); !slices.Equal(got, want) {
+		t.Fatalf("runs = %q\nwant   %q", got, want)
+	}
+}
+
+func TestDeliveryDedupe(t *testing.T) {
+	e := newEnv(t, Options{})
+	items := recorderProg(e, "items")
+	others := recorderProg(e, "others")
+	e.create(Hook{Node: "news", Arg: "items"})
+	e.create(Hook{Node: "news", Arg: "others", Events: []string{"retract", "purge", "delete"}})
+	for _, n := range []Notification{
+		{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>")}},
+		{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>")}},                // duplicate
+		{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>")}, Delayed: true}, // delayed copy
+		{Items: []hookbot.Item{notif("items", "news", "i1", "<b/>")}},                // new payload
+		{Items: []hookbot.Item{notif("items", "news", "i2", "<c/>"), notif("items", "news", "i3", "<d/>")}},
+		{Items: []hookbot.Item{notif("retract", "news", "i2", "")}, Delayed: true}, // stored copy: dropped
+		{Items: []hookbot.Item{notif("retract", "news", "i2", "")}},
+		{Items: []hookbot.Item{notif("items", "news", "i2", "<c/>")}}, // republished after retract
+		{Items: []hookbot.Item{notif("purge", "news", "", "")}},
+		{Items: []hookbot.Item{notif("items", "elsewhere", "x", "<x/>")}}, // no hook there
+		{Items: []hookbot.Item{notif("delete", "news", "", "")}},
+	} {
+		e.m.Receive(n)
+	}
+	waitSeen(t, items, []string{"items i1 <a/>", "items i1 <b/>", "items i2 <c/>", "items i3 <d/>", "items i2 <c/>"})
+	waitSeen(t, others, []string{"retract i2 ", "purge  ", "delete  "})
+}
+
+func TestDeliverySeedsPresentItems(t *testing.T) {
+	e := newEnv(t, Options{})
+	seen := recorderProg(e, "rec")
+	e.ps.setItems(testService, "news", notif("items", "news", "old1", "<a/>"), notif("items", "news", "old2", "<b/>"))
+	e.create(Hook{Node: "news", Arg: "rec"})
+	// A replay of the items present at creation runs nothing; a new one runs.
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "old2", "<b/>")}})
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "new", "<c/>")}})
+	waitSeen(t, seen, []string{"items new <c/>"})
+}
+
+func TestDeliveryCatchUpHoldsLiveItems(t *testing.T) {
+	e := newEnv(t, Options{})
+	seen := recorderProg(e, "rec")
+	e.create(Hook{Node: "news", Arg: "rec", Persistent: true})
+
+	// While catching up, the service still has to answer: a live item
+	// arrives meanwhile and must wait for the older fetched ones.
+	gate := make(chan struct{})
+	e.ps.mu.Lock()
+	e.ps.gate = gate
+	e.ps.mu.Unlock()
+	e.ps.setItems(testService, "news", notif("items", "news", "a", "1"), notif("items", "news", "b", "2"))
+	done := make(chan struct{})
+	go func() { e.m.Resume(context.Background()); close(done) }()
+	time.Sleep(50 * time.Millisecond)
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "live", "3")}})
+	time.Sleep(50 * time.Millisecond)
+	if got := seen(); len(got) != 0 {
+		t.Fatalf("ran %q before the catch-up was fetched", got)
+	}
+	close(gate)
+	<-done
+	waitSeen(t, seen, []string{"items a 1", "items b 2", "items live 3"})
+
+	// A second catch-up finds nothing new.
+	e.m.Resume(context.Background())
+	waitSeen(t, seen, []string{"items a 1", "items b 2", "items live 3"})
+	if got := e.ps.count(testService, "news"); got != 3 {
+		t.Errorf("subscribe calls = %d, want 3 (create and two resumes)", got)
+	}
+}
+
+func TestDeliveryJournalRunsInterruptedItemsAfterRestart(t *testing.T) {
+	e := newEnv(t, Options{Workers: 2})
+	started := make(chan string, 10)
+	e.comp.set("slow", func(ctx context.Context, bot hookbot.Bot, it hookbot.Item) error {
+		started <- it.ID
+		<-ctx.Done() // until the Manager closes
+		return ctx.Err()
+	})
+	h := e.create(Hook{Node: "news", Arg: "slow", Persistent: true})
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "i1", "1"), notif("items", "news", "i2", "2")}})
+	if id := <-started; id != "i1" {
+		t.Fatalf("first run on %s", id)
+	}
+	e.close() // i1 cut short, i2 never started
+
+	// The restarted bot runs both, once, in order; the code is compiled
+	// again under the same name.
+	seen := recorderProg(e, "slow")
+	e.open(Options{})
+	if _, ok := e.m.Get(h.ID); !ok {
+		t.Fatalf("hook %s not restored", h.ID)
+	}
+	waitSeen(t, seen, []string{"items i1 1", "items i2 2"})
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "i2", "2")}}) // a replay
+	waitSeen(t, seen, []string{"items i1 1", "items i2 2"})
+
+	// Once run, they are not run again by the next restart.
+	e.close()
+	seen = recorderProg(e, "slow")
+	e.open(Options{})
+	waitSeen(t, seen, nil)
+}
