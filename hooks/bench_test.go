@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"hookbot/hooks/hookbot"
 	"hookbot/storage"
 )
 
@@ -141,4 +142,45 @@ func rssMB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkDeliveryDrain: a backlog of received notifications for one
+// persistent trivial hook goes through the whole delivery path (dedupe,
+// journal, dispatch, run, acknowledgement, run record). Reports runs/s.
+func BenchmarkDeliveryDrain(b *testing.B) {
+	db, err := storage.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var runs atomic.Int64
+	m, err := New(context.Background(), Options{
+		DB: db, PubSub: newFakePubSub(), Host: newFakeHost(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnRun:  func(RunRecord) { runs.Add(1) },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	_, err = m.Create(context.Background(), Hook{Owner: "a@x", Service: "pubsub.example.org", Node: "news",
+		Type: TypeGoCode, Arg: `return nil`, Persistent: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		it := item("news", strconv.Itoa(i))
+		it.Payload = "<entry xmlns='http://www.w3.org/2005/Atom'><title>" + it.ID + "</title></entry>"
+		m.Receive(Notification{Items: []hookbot.Item{it}})
+	}
+	for runs.Load() < int64(b.N) {
+		if time.Since(start) > time.Minute {
+			b.Fatalf("%d of %d runs after a minute", runs.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "runs/s")
 }
