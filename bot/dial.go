@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -14,50 +15,63 @@ import (
 	"mellium.im/sasl"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/dial"
+	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 
 	"hookbot/internal/bind"
 )
 
-// tlsConfig builds the client TLS configuration from the Config.
-func (b *Bot) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: b.cfg.JID.Domainpart(), MinVersion: tls.VersionTLS12}
-	if b.cfg.CAFile != "" {
-		pem, err := os.ReadFile(b.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", b.cfg.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if b.cfg.InsecureSkipVerify {
-		b.log.Warn("insecure_skip_verify is set: the server's certificate is not checked (tests only)")
-		cfg.InsecureSkipVerify = true
-	}
-	return cfg, nil
+// DialConfig says how to log in to an XMPP server. Both the bot and
+// hookbot ctl use it, so that they connect the same way.
+type DialConfig struct {
+	JID                jid.JID // the account; its bare part is used
+	Password           string
+	Server             string // host:port; "" for SRV lookup, then domain:5222
+	Resource           string // resource to bind; it must be bound as asked
+	TLS                string // "starttls" (default), "direct" or "none"
+	CAFile             string // extra PEM roots; "" for the system roots
+	InsecureSkipVerify bool   // tests only; logs a warning
+	Logger             *slog.Logger
 }
 
-// dial connects, negotiates TLS and SASL and binds the resource.
-func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
-	tlsCfg, err := b.tlsConfig()
+// Dial connects to the server of cfg.JID (or cfg.Server), negotiates TLS
+// and SASL and binds cfg.Resource. An error wraps ErrAuth when the server
+// refuses the credentials. TLS "none" is refused unless cfg.Server is a
+// loopback address (localhost, 127.0.0.0/8, ::1). The caller serves the
+// session and closes it and its connection.
+func Dial(ctx context.Context, cfg DialConfig) (*xmpp.Session, error) {
+	if cfg.TLS == "" {
+		cfg.TLS = "starttls"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	switch cfg.TLS {
+	case "starttls", "direct":
+	case "none":
+		if !IsLoopback(cfg.Server) {
+			return nil, fmt.Errorf("tls none is refused unless the server is a loopback address (server %q)", cfg.Server)
+		}
+	default:
+		return nil, fmt.Errorf("tls %q: want starttls, direct or none", cfg.TLS)
+	}
+	if cfg.Resource == "" {
+		return nil, errors.New("dial: no resource to bind")
+	}
+	account := cfg.JID.Bare()
+	tlsCfg, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
 	var conn net.Conn
 	switch {
-	case b.cfg.Server == "":
-		d := dial.Dialer{NoTLS: b.cfg.TLS != "direct", TLSConfig: tlsCfg}
-		conn, err = d.Dial(ctx, "tcp", b.cfg.JID)
+	case cfg.Server == "":
+		d := dial.Dialer{NoTLS: cfg.TLS != "direct", TLSConfig: tlsCfg}
+		conn, err = d.Dial(ctx, "tcp", account)
 	default:
 		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", b.cfg.Server)
-		if err == nil && b.cfg.TLS == "direct" {
+		conn, err = d.DialContext(ctx, "tcp", cfg.Server)
+		if err == nil && cfg.TLS == "direct" {
 			tc := tls.Client(conn, tlsCfg)
 			if err = tc.HandshakeContext(ctx); err != nil {
 				conn.Close()
@@ -66,12 +80,12 @@ func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", b.serverName(), err)
+		return nil, fmt.Errorf("dial %s: %w", cfg.serverName(), err)
 	}
 
 	mechs := []sasl.Mechanism{sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1}
 	var features []xmpp.StreamFeature
-	switch b.cfg.TLS {
+	switch cfg.TLS {
 	case "starttls":
 		features = append(features, xmpp.StartTLS(tlsCfg))
 		mechs = append(mechs, sasl.Plain) // mellium tries SASL only on a secure stream
@@ -79,40 +93,91 @@ func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
 		mechs = append(mechs, sasl.Plain)
 	}
 	features = append(features,
-		xmpp.SASL("", b.cfg.Password, mechs...),
-		bind.Resource(b.cfg.Resource),
+		xmpp.SASL("", cfg.Password, mechs...),
+		bind.Resource(cfg.Resource),
 	)
 	var state xmpp.SessionState
-	if b.cfg.TLS == "none" {
-		// Plain text on loopback only (the configuration refuses it
-		// elsewhere): let SASL run, which mellium does only on a secure
-		// stream. PLAIN stays off.
+	if cfg.TLS == "none" {
+		// Plain text on loopback only (checked above): let SASL run,
+		// which mellium does only on a secure stream. PLAIN stays off.
 		state = xmpp.Secure
 	}
-	s, err := xmpp.NewSession(ctx, b.cfg.JID.Domain(), b.cfg.JID, conn, state, xmpp.NewNegotiator(
+	s, err := xmpp.NewSession(ctx, account.Domain(), account, conn, state, xmpp.NewNegotiator(
 		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 			return xmpp.StreamConfig{Features: features}
 		}))
 	if err != nil {
 		conn.Close()
 		if isAuthFailure(err) {
-			return nil, fmt.Errorf("log in as %s: %w: %v", b.cfg.JID, ErrAuth, err)
+			return nil, fmt.Errorf("log in as %s: %w: %v", account, ErrAuth, err)
 		}
-		return nil, fmt.Errorf("log in as %s at %s: %w", b.cfg.JID, b.serverName(), err)
+		return nil, fmt.Errorf("log in as %s at %s: %w", account, cfg.serverName(), err)
 	}
-	if got := s.LocalAddr().Resourcepart(); got != b.cfg.Resource {
+	if got := s.LocalAddr().Resourcepart(); got != cfg.Resource {
 		s.Close()
 		s.Conn().Close()
-		return nil, fmt.Errorf("server bound resource %q instead of %q", got, b.cfg.Resource)
+		return nil, fmt.Errorf("server bound resource %q instead of %q", got, cfg.Resource)
 	}
 	return s, nil
 }
 
-func (b *Bot) serverName() string {
-	if b.cfg.Server != "" {
-		return b.cfg.Server
+// tlsConfig builds the client TLS configuration.
+func (cfg DialConfig) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{ServerName: cfg.JID.Domainpart(), MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", cfg.CAFile)
+		}
+		tc.RootCAs = pool
 	}
-	return b.cfg.JID.Domainpart()
+	if cfg.InsecureSkipVerify {
+		cfg.Logger.Warn("insecure_skip_verify is set: the server's certificate is not checked (tests only)")
+		tc.InsecureSkipVerify = true
+	}
+	return tc, nil
+}
+
+func (cfg DialConfig) serverName() string {
+	if cfg.Server != "" {
+		return cfg.Server
+	}
+	return cfg.JID.Domainpart()
+}
+
+// IsLoopback reports whether the host of hostport is localhost,
+// 127.0.0.0/8 or ::1.
+func IsLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// dial logs the bot in with its configuration.
+func (b *Bot) dial(ctx context.Context) (*xmpp.Session, error) {
+	return Dial(ctx, DialConfig{
+		JID:                b.cfg.JID,
+		Password:           b.cfg.Password,
+		Server:             b.cfg.Server,
+		Resource:           b.cfg.Resource,
+		TLS:                b.cfg.TLS,
+		CAFile:             b.cfg.CAFile,
+		InsecureSkipVerify: b.cfg.InsecureSkipVerify,
+		Logger:             b.log,
+	})
 }
 
 // isAuthFailure reports whether err is a SASL failure that retrying with
