@@ -279,7 +279,7 @@ func (e *entry) unload() {
 }
 
 func (m *Manager) source(h Hook) runtime.Source {
-	return runtime.Source{Type: string(h.Type), Arg: h.Arg, HooksPath: m.opts.HooksPath}
+	return sourceOf(h, m.opts.HooksPath)
 }
 
 // Create compiles, subscribes and registers h, and returns it with its
@@ -288,14 +288,9 @@ func (m *Manager) source(h Hook) runtime.Source {
 // error lists its problems with positions; a refused subscription says
 // why; a persistent hook that cannot be stored is not created.
 func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
-	h, err := normalize(h)
+	h, prog, err := prepare(ctx, h, m.opts.HooksPath, m.compile)
 	if err != nil {
 		return Hook{}, err
-	}
-	h.State = ""
-	prog, err := m.compile(ctx, m.source(h))
-	if err != nil {
-		return Hook{}, fmt.Errorf("hook does not compile:\n%w", err)
 	}
 	created := false
 	defer func() {

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"hookbot/hooks"
-	"hookbot/hooks/runtime"
 )
 
 const checkUsage = "usage: hookbot check [-c FILE] [-t go|go_file|go_code] ARG   (ARG - reads standard input)"
@@ -53,30 +51,16 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "hookbot check: %v\n", err)
 		return 1
 	}
-	src := runtime.Source{Type: typ, Arg: arg[0], HooksPath: hooksPath}
-	switch hooks.Type(typ) {
-	case hooks.TypeGo:
-	case hooks.TypeGoFile:
-		abs, err := filepath.Abs(src.Arg)
+	h := hooks.Hook{Node: "check", Type: hooks.Type(typ), Arg: arg[0]}
+	if h.Type == hooks.TypeGoCode && h.Arg == "-" {
+		code, err := io.ReadAll(os.Stdin)
 		if err != nil {
-			fmt.Fprintf(stderr, "hookbot check: %v\n", err)
+			fmt.Fprintf(stderr, "hookbot check: read standard input: %v\n", err)
 			return 1
 		}
-		src.Arg = abs
-	case hooks.TypeGoCode:
-		if src.Arg == "-" {
-			code, err := io.ReadAll(os.Stdin)
-			if err != nil {
-				fmt.Fprintf(stderr, "hookbot check: read standard input: %v\n", err)
-				return 1
-			}
-			src.Arg = string(code)
-		}
-	default:
-		fmt.Fprintf(stderr, "hookbot check: unknown type %q\n%s\n", typ, checkUsage)
-		return 1
+		h.Arg = string(code)
 	}
-	if _, err := runtime.Compile(ctx, src); err != nil {
+	if err := hooks.Check(ctx, h, hooksPath); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

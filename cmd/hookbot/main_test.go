@@ -47,7 +47,13 @@ func TestMainDispatch(t *testing.T) {
 		{[]string{"frob"}, 2, "", `unknown command "frob"`},
 		{[]string{"help"}, 0, "hookbot run", ""},
 		{[]string{"check"}, 1, "", "usage: hookbot check"},
-		{[]string{"check", "-t", "python", "x"}, 1, "", `unknown type "python"`},
+		{[]string{"check", "-t", "python", "x"}, 1, "", `unknown hook type "python"`},
+		{[]string{"check", "-c", "/nonexistent/hookbot.toml", "-t", "go_code", "return nil"}, 1, "", "/nonexistent/hookbot.toml"},
+		{[]string{"check", "-t", "go_code", "return nil"}, 0, "ok", ""},
+		{[]string{"check", "-t", "go_code", "var x int = \"s\"\nreturn nil"}, 1, "", "code:1:"},
+		{[]string{"check", "-t", "go_code", "return nil\ngo func() {}()"}, 1, "", "code:2:1"},
+		{[]string{"check", "-t", "go_file", "/nonexistent/hook.go"}, 1, "", "/nonexistent/hook.go"},
+		{[]string{"check", "-t", "go", "example.org/missing"}, 1, "", "example.org/missing"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
