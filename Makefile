@@ -11,7 +11,9 @@ build:
 # Installs Prosody (and slixmpp, used by interoperability tests) when
 # missing; needs root for apt-get.
 prosody:
-	command -v prosody >/dev/null || (apt-get update && apt-get install -y prosody python3-slixmpp)
+	@if ! command -v prosody >/dev/null || ! /usr/bin/python3 -c 'import slixmpp' 2>/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prosody python3-slixmpp; \
+	fi
 
 test: prosody
 	HOOKBOT_INTEGRATION=1 $(GO) test -race ./...
