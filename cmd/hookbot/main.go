@@ -22,6 +22,7 @@ type command struct {
 func subcommands() map[string]command {
 	return map[string]command{
 		"run":     {"hookbot run [-c FILE] [--key value]...", cmdRun},
+		"ctl":     {"hookbot ctl [conn flags] hook create|delete|list ...", cmdCtl},
 		"check":   {"hookbot check [-c FILE] [-t TYPE] ARG", cmdCheck},
 		"version": {"hookbot version", cmdVersion},
 	}
