@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
+
+	"hookbot/bot/adhoc"
+	"hookbot/bot/pubsub"
+	"hookbot/internal/prosody"
+)
+
+// Options configure a run.
+type Options struct {
+	Quick   bool   // short smoke run
+	Hookbot string // binary to run; "" builds ./cmd/hookbot
+	Rate    int    // items per second in the paced phase
+	Keep    bool   // keep the work directory
+}
+
+// sizes are the item counts of the phases.
+type sizes struct {
+	warmup, paced, burst, backlog int
+}
+
+func (o Options) sizes() sizes {
+	if o.Quick {
+		return sizes{warmup: 20, paced: 150, burst: 300, backlog: 300}
+	}
+	return sizes{warmup: 100, paced: 3000, burst: 2000, backlog: 2000}
+}
+
+// node is the PubSub node on pubsub.localhost the bench publishes to.
+const node = "bench"
+
+// env is everything a run started: it is torn down by close.
+type env struct {
+	log     io.Writer
+	dir     string
+	keep    bool
+	srv     *prosody.Server
+	bot     *exec.Cmd
+	botDone chan struct{}
+	botLog  string
+	botJID  jid.JID
+	runFile string
+	admin   *xmpp.Session // the publisher, a bot admin and Prosody admin
+	floor   *xmpp.Session // the bare subscriber
+	recv    *receipts     // what the floor received
+	closers []func()
+}
+
+func (e *env) logf(format string, args ...any) {
+	fmt.Fprintf(e.log, "bench: "+format+"\n", args...)
+}
+
+// setup starts Prosody, the bot, the publisher and the floor, and creates
+// the node and the hook. On error, the caller still calls close.
+func setup(ctx context.Context, o Options, log io.Writer) (*env, error) {
+	if !prosody.Installed() {
+		return nil, errors.New("prosody is not installed (apt-get install prosody)")
+	}
+	dir, err := os.MkdirTemp("", "hookbot-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{log: log, dir: dir, keep: o.Keep, runFile: filepath.Join(dir, "runs.txt"), recv: newReceipts()}
+
+	bin := o.Hookbot
+	if bin == "" {
+		bin = filepath.Join(dir, "hookbot")
+		e.logf("building hookbot")
+		if err := build(ctx, bin); err != nil {
+			return e, err
+		}
+	} else if bin, err = filepath.Abs(bin); err != nil {
+		return e, err
+	}
+
+	pdir := filepath.Join(dir, "prosody")
+	if err := os.MkdirAll(pdir, 0o750); err != nil {
+		return e, err
+	}
+	// Nodes and items in memory: the bench measures the bot, not the
+	// disk under Prosody's internal storage.
+	e.srv, err = prosody.New(pdir, prosody.WithPubSubConfig(`storage = "memory"`+"\n"+`pubsub_max_items = 10000`))
+	if err != nil {
+		return e, fmt.Errorf("prosody: %w", err)
+	}
+	if err := e.srv.Start(); err != nil {
+		return e, fmt.Errorf("prosody: %w\n%s", err, e.srv.LogTail(40))
+	}
+	e.closers = append(e.closers, func() { e.srv.Kill() })
+	e.logf("prosody on %s (pid %d)", e.srv.Addr, e.srv.PID())
+
+	pass := map[string]string{}
+	for _, u := range []string{"bot", "admin", "floor"} {
+		pass[u] = password()
+		if _, err := e.srv.AddUser(u, pass[u]); err != nil {
+			return e, err
+		}
+	}
+	e.botJID = jid.MustParse("bot@" + prosody.Domain + "/hookbot")
+	if err := e.startBot(bin, pass["bot"]); err != nil {
+		return e, err
+	}
+
+	if e.admin, err = e.dial(ctx, "admin", pass["admin"], mux.New(stanza.NSClient)); err != nil {
+		return e, err
+	}
+	if err := e.waitOnline(ctx); err != nil {
+		return e, err
+	}
+	if err := e.createNode(ctx); err != nil {
+		return e, err
+	}
+	self := jid.MustParse("floor@" + prosody.Domain)
+	h := pubsub.Handler(self, slog.New(slog.NewTextHandler(io.Discard, nil)), e.recv.deliver)
+	if e.floor, err = e.dial(ctx, "floor", pass["floor"], mux.New(stanza.NSClient, pubsub.MuxOptions(h)...)); err != nil {
+		return e, err
+	}
+	if err := e.subscribeFloor(ctx); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// build compiles ./cmd/hookbot (found from the working directory up to
+// go.mod) into bin.
+func build(ctx context.Context, bin string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/hookbot")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/hookbot: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// moduleRoot returns the directory of the hookbot go.mod at or above the
+// working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(data), "module hookbot\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the hookbot module: run from the repository or give -hookbot")
+		}
+		dir = parent
+	}
+}
+
+// startBot writes hookbot.toml and starts the bot in dir (its database is
+// the default hookbot.db there).
+func (e *env) startBot(bin, pass string) error {
+	cfg := fmt.Sprintf(`# written by hookbot's bench
+jid = "bot@%s"
+password = %q
+server = %q
+ca_file = %q
+admins = ["admin@%s"]
+`, prosody.Domain, pass, e.srv.Addr, e.srv.CAFile, prosody.Domain)
+	cfgFile := filepath.Join(e.dir, "hookbot.toml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	e.botLog = filepath.Join(e.dir, "hookbot.log")
+	logf, err := os.Create(e.botLog)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "run", "-c", cfgFile)
+	cmd.Dir = e.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start hookbot: %w", err)
+	}
+	e.bot, e.botDone = cmd, make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(e.botDone)
+	}()
+	e.closers = append(e.closers, e.stopBot)
+	e.logf("hookbot started (pid %d)", cmd.Process.Pid)
+	return nil
+}
+
+// stopBot resumes the bot if it was paused, sends SIGTERM and waits, then
+// SIGKILL after 10 s.
+func (e *env) stopBot() {
+	p := e.bot.Process
+	p.Signal(syscall.SIGCONT)
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-e.botDone:
+	case <-time.After(10 * time.Second):
+		e.logf("hookbot (pid %d) ignored SIGTERM for 10 s: killing it", p.Pid)
+		p.Kill()
+		<-e.botDone
+	}
+}
+
+// botAlive reports an error if the bot process has exited.
+func (e *env) botAlive() error {
+	select {
+	case <-e.botDone:
+		return fmt.Errorf("hookbot exited (%v); log:\n%s", e.bot.ProcessState, tail(e.botLog, 30))
+	default:
+		return nil
+	}
+}
+
+// dial logs user in, serves h and sends initial presence.
+func (e *env) dial(ctx context.Context, user, pass string, h xmpp.Handler) (*xmpp.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	addr := jid.MustParse(user + "@" + prosody.Domain)
+	s, err := prosody.Dial(ctx, e.srv.Addr, e.srv.CAFile, addr, pass, "bench")
+	if err != nil {
+		return nil, fmt.Errorf("log in as %s: %w", user, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Serve(h)
+	}()
+	e.closers = append(e.closers, func() {
+		s.Close()
+		s.Conn().Close()
+		<-done
+	})
+	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+		return nil, fmt.Errorf("presence of %s: %w", user, err)
+	}
+	return s, nil
+}
+
+// waitOnline waits until the bot answers disco#info from the admin.
+func (e *env) waitOnline(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		if err := e.botAlive(); err != nil {
+			return err
+		}
+		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+		err := e.admin.UnmarshalIQElement(ictx, xmlstream.Wrap(nil, xml.StartElement{
+			Name: xml.Name{Space: "http://jabber.org/protocol/disco#info", Local: "query"},
+		}), stanza.IQ{To: e.botJID, Type: stanza.GetIQ}, nil)
+		icancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hookbot not online within 30 s: %v; log:\n%s", err, tail(e.botLog, 30))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// createNode creates the bench node on the PubSub component.
+func (e *env) createNode(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := e.admin.UnmarshalIQElement(ctx, xmlstream.Wrap(
+		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "create"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
+		xml.StartElement{Name: xml.Name{Space: pubsub.NS, Local: "pubsub"}},
+	), stanza.IQ{To: jid.MustParse(prosody.PubSubDomain), Type: stanza.SetIQ}, nil)
+	if err != nil {
+		return fmt.Errorf("create node %s: %w", node, err)
+	}
+	return nil
+}
+
+func (e *env) subscribeFloor(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	state, err := pubsub.Subscribe(ctx, e.floor, jid.MustParse(prosody.PubSubDomain), node, jid.JID{})
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if state != pubsub.StateSubscribed {
+		return fmt.Errorf("floor: subscription to %s is %s", node, state)
+	}
+	return nil
+}
+
+// hookCode is the go_code of the measured hook: one line per run, "<item
+// id> <run time> <bot receive time>", in Unix nanoseconds.
+func hookCode(runFile string) string {
+	return fmt.Sprintf(`import ("fmt"; "os"; "time")
+f, err := os.OpenFile(%q, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+if err != nil {
+	return err
+}
+_, err = fmt.Fprintf(f, "%%s %%d %%d\n", item.ID, time.Now().UnixNano(), item.Time.UnixNano())
+f.Close()
+return err`, runFile)
+}
+
+// createHook creates the measured hook through the ad-hoc create command,
+// as an admin would.
+func (e *env) createHook(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := adhoc.Send(ctx, e.admin, e.botJID, adhoc.Request{Node: "create"})
+	if err != nil {
+		return "", fmt.Errorf("create hook: %w", err)
+	}
+	resp, err = adhoc.Send(ctx, e.admin, e.botJID, adhoc.Request{
+		Node: "create", SessionID: resp.SessionID, Action: adhoc.Complete,
+		Submit: []adhoc.Field{
+			{Var: "node", Values: []string{node}},
+			{Var: "service", Values: []string{prosody.PubSubDomain}},
+			{Var: "type", Values: []string{"go_code"}},
+			{Var: "arg", Values: strings.Split(hookCode(e.runFile), "\n")},
+			{Var: "persistent", Values: []string{"0"}},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create hook: %w", err)
+	}
+	if resp.Status != "completed" || resp.Form == nil {
+		return "", fmt.Errorf("create hook: status %s, notes %+v", resp.Status, resp.Notes)
+	}
+	return resp.Form.Value("id"), nil
+}
+
+// close stops everything setup started, last first, and removes the work
+// directory unless it is kept.
+func (e *env) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	if e.keep {
+		e.logf("work directory kept: %s", e.dir)
+		return
+	}
+	os.RemoveAll(e.dir)
+}
+
+func password() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// tail returns the last n lines of file.
+func tail(file string, n int) string {
+	data, _ := os.ReadFile(file)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
