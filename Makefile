@@ -23,3 +23,8 @@ demo: prosody build
 
 clean:
 	rm -rf bin
+
+# End-to-end delivery benchmark (BENCHMARKS.md); QUICK=1 for a smoke run.
+.PHONY: bench
+bench: prosody
+	$(GO) run ./bench $(if $(QUICK),-quick)
