@@ -300,3 +300,10 @@ func reportHook(to string) string {
 	return `import "fmt"
 return bot.Send("` + to + `", fmt.Sprintf("%s %s %s", item.Kind, item.ID, item.Payload))`
 }
+
+// reportHookFull is go_code that sends "<kind> <service> <node> <id>
+// <payload>" to to for every run.
+func reportHookFull(to string) string {
+	return `import "fmt"
+return bot.Send("` + to + `", fmt.Sprintf("%s %s %s %s %s", item.Kind, item.Service, item.Node, item.ID, item.Payload))`
+}
