@@ -23,20 +23,20 @@ const (
 // commands (HandleIQ, Items, Info) and chat (HandleChat). It is safe for
 // concurrent use.
 //
-// Wiring it into a mellium mux, with srv a *Server and sess the session:
+// Wire it into the bot with hookbot/bot's HandleIQ, which reads the IQ
+// payload on the Serve loop, runs the handler on its own goroutine and
+// sends the reply it returns (cmd/hookbot/wire.go does this):
 //
-//	mux.IQFunc(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"},
-//		func(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-//			req := commands.ReadRequest(xmlstream.MultiReader(xmlstream.Token(*start), t))
-//			go func() { // never block the Serve loop
-//				ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-//				defer cancel()
-//				if err := sess.Send(ctx, srv.Execute(ctx, iq, req)); err != nil {
-//					slog.Warn("send command reply", "err", err)
-//				}
-//			}()
-//			return nil
+//	b.HandleIQ(stanza.SetIQ, xml.Name{Space: commands.NS, Local: "command"},
+//		func(ctx context.Context, iq stanza.IQ, payload xml.TokenReader) xml.TokenReader {
+//			return srv.HandleIQ(ctx, iq, payload)
 //		})
+//
+// Do not register a plain mellium mux.IQFunc that answers later from a
+// goroutine: mellium answers every IQ its handler did not reply to with
+// service-unavailable as soon as the handler returns, so the requester
+// would get that error before the real reply. bot.HandleIQ suppresses
+// that automatic answer.
 //
 // disco#items on node NS answers srv.Items(iq.From) (each item with the
 // bot's full JID); disco#info on node NS or a command node answers

@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 
+	"hookbot/commands"
 	"hookbot/hooks"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	Workers            int
 	CatchupItems       int
 	LogLevel           slog.Level
+
+	// commandOptions are extra options of the commands server, set by
+	// tests only (e.g. a short idle timeout); not a configuration key.
+	commandOptions []commands.Option
 }
 
 // LogValue keeps the password out of logs.

@@ -39,7 +39,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, b *bot.Bot, db *sto
 	if err != nil {
 		return nil, err
 	}
-	srv := commands.NewServer(mgr, access, commands.WithLogger(log))
+	srv := commands.NewServer(mgr, access, append([]commands.Option{commands.WithLogger(log)}, cfg.commandOptions...)...)
 
 	b.HandleEvents(services.EventHandler(mgr.Receive))
 	b.OnConnect(func(ctx context.Context, _ *xmpp.Session) { mgr.Resume(ctx) })

@@ -16,13 +16,21 @@ import slixmpp
 CMD_NS = "http://jabber.org/protocol/commands"
 
 
+def as_list(value):
+    """Return a field value as a list of strings (text-multi values come
+    back from slixmpp as one string with newlines)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, bool):
+        return ["1" if value else "0"]
+    if value is None:
+        return []
+    return str(value).split("\n")
+
+
 def form_values(form):
     """Return the fields of a data form as {var: [values]}."""
-    out = {}
-    for var, field in form["fields"].items():
-        value = field["value"]
-        out[var] = value if isinstance(value, list) else [value]
-    return out
+    return {var: as_list(value) for var, value in form.get_values().items()}
 
 
 class Requester(slixmpp.ClientXMPP):
@@ -59,7 +67,7 @@ class Requester(slixmpp.ClientXMPP):
         cmd = await self.command("create")
         self.result["create_stage"] = {
             "status": cmd["status"], "sessionid": cmd["sessionid"],
-            "fields": sorted(cmd["form"]["fields"].keys())}
+            "fields": sorted(cmd["form"].get_fields().keys())}
         form = self["xep_0004"].make_form(ftype="submit")
         form.add_field(var="node", value=self.node)
         form.add_field(var="service", value="pubsub.localhost")
@@ -80,8 +88,8 @@ class Requester(slixmpp.ClientXMPP):
         self.result["list"] = {
             "status": lst["status"],
             "reported": sorted(table.get_reported().keys()),
-            "items": [{k: v["value"] if not isinstance(v, str) else v
-                       for k, v in item.items()} for item in table.get_items()],
+            "items": [{k: as_list(v) for k, v in item.items()}
+                      for item in table.get_items()],
         }
 
         # delete by id
