@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -34,6 +36,10 @@ type Options struct {
 	Hookbot string // binary to run; "" builds ./cmd/hookbot
 	Rate    int    // items per second in the paced phase
 	Keep    bool   // keep the work directory
+	// CPUProfile, when set, builds hookbot with a CPU profiler (added
+	// through go build -overlay) and writes the profile of the paced phase
+	// there.
+	CPUProfile string
 }
 
 // sizes are the item counts of the phases.
@@ -65,6 +71,7 @@ type env struct {
 	admin   *xmpp.Session // the publisher, a bot admin and Prosody admin
 	floor   *xmpp.Session // the bare subscriber
 	recv    *receipts     // what the floor received
+	profile string        // absolute path of the CPU profile, or ""
 	closers []func()
 }
 
@@ -88,11 +95,18 @@ func setup(ctx context.Context, o Options, log io.Writer) (*env, error) {
 	if bin == "" {
 		bin = filepath.Join(dir, "hookbot")
 		e.logf("building hookbot")
-		if err := build(ctx, bin); err != nil {
+		if err := build(ctx, bin, dir, o.CPUProfile != ""); err != nil {
 			return e, err
 		}
+	} else if o.CPUProfile != "" {
+		return e, errors.New("-cpuprofile needs hookbot built by the bench, not -hookbot")
 	} else if bin, err = filepath.Abs(bin); err != nil {
 		return e, err
+	}
+	if o.CPUProfile != "" {
+		if e.profile, err = filepath.Abs(o.CPUProfile); err != nil {
+			return e, err
+		}
 	}
 
 	pdir := filepath.Join(dir, "prosody")
@@ -143,16 +157,40 @@ func setup(ctx context.Context, o Options, log io.Writer) (*env, error) {
 	return e, nil
 }
 
+// profileSource is added to package main of cmd/hookbot when profiling.
+//
+//go:embed profile/profile.go.txt
+var profileSource []byte
+
 // build compiles ./cmd/hookbot (found from the working directory up to
-// go.mod) into bin.
-func build(ctx context.Context, bin string) error {
+// go.mod) into bin; with profile, it adds profileSource through an
+// overlay written in dir.
+func build(ctx context.Context, bin, dir string, profile bool) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/hookbot")
+	args := []string{"build", "-o", bin}
+	if profile {
+		src := filepath.Join(dir, "zz_bench_profile.go")
+		if err := os.WriteFile(src, profileSource, 0o644); err != nil {
+			return err
+		}
+		overlay, err := json.Marshal(map[string]map[string]string{
+			"Replace": {filepath.Join(root, "cmd", "hookbot", "zz_bench_profile.go"): src},
+		})
+		if err != nil {
+			return err
+		}
+		ofile := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(ofile, overlay, 0o644); err != nil {
+			return err
+		}
+		args = append(args, "-overlay", ofile)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, "./cmd/hookbot")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/hookbot: %w\n%s", err, out)
@@ -202,6 +240,9 @@ admins = ["admin@%s"]
 	cmd := exec.Command(bin, "run", "-c", cfgFile)
 	cmd.Dir = e.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if e.profile != "" {
+		cmd.Env = append(os.Environ(), "BENCH_HOOKBOT_CPUPROFILE="+e.profile)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -19,7 +19,7 @@
 // It prints a table. It exits non-zero only when it cannot set up or
 // measure, never because a target was missed.
 //
-//	go run ./bench [-quick] [-hookbot bin/hookbot] [-keep]
+//	go run ./bench [-quick] [-hookbot bin/hookbot] [-keep] [-cpuprofile FILE]
 //
 // `make bench` runs it.
 package main
@@ -39,6 +39,7 @@ func main() {
 	flag.StringVar(&o.Hookbot, "hookbot", "", "hookbot binary to run (default: go build ./cmd/hookbot into the work directory)")
 	flag.IntVar(&o.Rate, "rate", 300, "items per second in the paced phase")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (logs, database, run file)")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of hookbot during the paced phase to `file`")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -207,6 +207,13 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 	if err != nil {
 		return Paced{}, err
 	}
+	if b.profile != "" {
+		b.bot.Process.Signal(syscall.SIGUSR1)
+		defer func() {
+			b.bot.Process.Signal(syscall.SIGUSR2)
+			b.logf("CPU profile of the paced phase: %s", b.profile)
+		}()
+	}
 	start := time.Now()
 	sent, err := b.paced(ctx, "p", b.sz.paced, b.rate)
 	if err != nil {
