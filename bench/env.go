@@ -40,6 +40,9 @@ type Options struct {
 	// through go build -overlay) and writes the profile of the paced phase
 	// there.
 	CPUProfile string
+	// ProfilePhase is the phase profiled: paced (the default), burst or
+	// drain.
+	ProfilePhase string
 }
 
 // sizes are the item counts of the phases.

@@ -35,16 +35,20 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bencher{env: e, runs: newRunLog(e.runFile), sz: o.sizes(), rate: o.Rate}
+	b := &bencher{env: e, runs: newRunLog(e.runFile), sz: o.sizes(), rate: o.Rate, profilePhase: o.ProfilePhase}
+	if b.profilePhase == "" {
+		b.profilePhase = "paced"
+	}
 	return b.run(ctx)
 }
 
 // bencher runs the phases on an env.
 type bencher struct {
 	*env
-	runs *runLog
-	sz   sizes
-	rate int
+	runs         *runLog
+	sz           sizes
+	rate         int
+	profilePhase string
 }
 
 func (b *bencher) run(ctx context.Context) (*Results, error) {
@@ -97,6 +101,19 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 	r.Dups = b.runs.dups
 	r.Load = r.Load + " → " + loadavg()
 	return r, nil
+}
+
+// profiling starts the bot's CPU profile if phase is the one to profile,
+// and returns what stops it.
+func (b *bencher) profiling(phase string) func() {
+	if b.profile == "" || phase != b.profilePhase {
+		return func() {}
+	}
+	b.bot.Process.Signal(syscall.SIGUSR1)
+	return func() {
+		b.bot.Process.Signal(syscall.SIGUSR2)
+		b.logf("CPU profile of the %s phase: %s", phase, b.profile)
+	}
 }
 
 // ids returns the item ids prefix-000000 … of a phase, in publish order.
@@ -207,13 +224,7 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 	if err != nil {
 		return Paced{}, err
 	}
-	if b.profile != "" {
-		b.bot.Process.Signal(syscall.SIGUSR1)
-		defer func() {
-			b.bot.Process.Signal(syscall.SIGUSR2)
-			b.logf("CPU profile of the paced phase: %s", b.profile)
-		}()
-	}
+	defer b.profiling("paced")()
 	start := time.Now()
 	sent, err := b.paced(ctx, "p", b.sz.paced, b.rate)
 	if err != nil {
@@ -261,6 +272,7 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 
 // burstPhase publishes b.sz.burst items as fast as possible.
 func (b *bencher) burstPhase(ctx context.Context) (Burst, error) {
+	defer b.profiling("burst")()
 	start := time.Now()
 	sent, err := b.paced(ctx, "b", b.sz.burst, 0)
 	if err != nil {
@@ -354,6 +366,7 @@ func (b *bencher) drainPhase(ctx context.Context) (Drain, error) {
 		return Drain{}, err
 	}
 	early := b.runs.count(list)
+	defer b.profiling("drain")()
 	cont := time.Now()
 	if err := p.Signal(syscall.SIGCONT); err != nil {
 		return Drain{}, fmt.Errorf("SIGCONT hookbot: %w", err)
