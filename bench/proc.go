@@ -44,7 +44,8 @@ func readStat(pid int) (procStat, error) {
 
 // memory is the resident set of a process, from /proc/PID/status.
 type memory struct {
-	rss, peak int64 // VmRSS and VmHWM, bytes
+	rss, peak  int64 // VmRSS and VmHWM, bytes
+	anon, file int64 // RssAnon (heap, stacks) and RssFile (mapped binary), bytes
 }
 
 func readMemory(pid int) (memory, error) {
@@ -66,6 +67,10 @@ func readMemory(pid int) (memory, error) {
 			dst = &m.rss
 		case "VmHWM":
 			dst = &m.peak
+		case "RssAnon":
+			dst = &m.anon
+		case "RssFile":
+			dst = &m.file
 		default:
 			continue
 		}

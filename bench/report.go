@@ -111,8 +111,8 @@ func (r *Results) Print(w io.Writer) {
 		verdict(p.CPUPerEvent <= targetCPUPerEvent, "by "+ms(p.CPUPerEvent-targetCPUPerEvent)))
 	row("CPU per event (burst+drain)", ms(r.CPUBurstDrain), "", "", "", "")
 	row("Prosody CPU per event (paced)", ms(p.ProsodyCPU), "", "", "", "")
-	row("RSS online, no hook", mb(r.RSSOnline.rss), "", "", "", "")
-	row("RSS idle (hook, warmed up)", mb(r.RSSIdle.rss), "", "", "≤ 30 MB",
+	row("RSS online, no hook (anon + file)", mb(r.RSSOnline.rss)+" ("+mb(r.RSSOnline.anon)+" + "+mb(r.RSSOnline.file)+")", "", "", "", "")
+	row("RSS idle, hook warmed up (anon + file)", mb(r.RSSIdle.rss)+" ("+mb(r.RSSIdle.anon)+" + "+mb(r.RSSIdle.file)+")", "", "", "≤ 30 MB",
 		verdict(r.RSSIdle.rss <= targetIdleRSS, "by "+mb(r.RSSIdle.rss-targetIdleRSS)))
 	row("RSS after phases / peak", mb(r.RSSAfter.rss)+" / "+mb(r.RSSAfter.peak), "", "", "", "")
 	row("duplicate runs", fmt.Sprint(r.Dups), "", "", "0", verdict(r.Dups == 0, fmt.Sprint("by ", r.Dups)))
