@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 )
 
 // TestDemo runs the demo program as `make demo` does and checks that it
-// reports the bot online within a timeout, then stops on SIGINT.
+// reports the bot online within a timeout, that the sample hook it
+// creates runs for the two items it publishes, then that it stops on
+// SIGINT.
 func TestDemo(t *testing.T) {
 	prosody.Require(t)
 	tmp := t.TempDir()
@@ -34,11 +37,15 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	online := make(chan string, 1)
+	hookOutput := make(chan string, 10)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "hookbot is online") {
-				online <- sc.Text()
+			switch line := sc.Text(); {
+			case strings.HasPrefix(line, "hookbot is online"):
+				online <- line
+			case strings.HasPrefix(line, "hook output: "):
+				hookOutput <- line
 			}
 		}
 	}()
@@ -48,6 +55,18 @@ func TestDemo(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("demo did not report the bot online within 30s")
+	}
+	for i := 1; i <= 2; i++ {
+		want := fmt.Sprintf("hook output: items item-%d on demo: <entry xmlns=\"http://www.w3.org/2005/Atom\"><title>Demo item %d</title><updated>", i, i)
+		select {
+		case line := <-hookOutput:
+			if !strings.HasPrefix(line, want) {
+				t.Errorf("sample hook output %q, want it to start with %q", line, want)
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("the sample hook's output %d did not arrive within 30s", i)
+		}
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {

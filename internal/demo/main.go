@@ -1,8 +1,12 @@
 // Command demo runs hookbot against a private Prosody on loopback: it
 // starts Prosody (as the integration tests do), registers a bot and an
 // admin account, writes hookbot.toml into a work directory, runs the bot
-// in the foreground, checks that it comes online and prints how to
-// connect a client such as Gajim. Ctrl-C stops everything it started.
+// in the foreground and checks that it comes online. Then, as the admin,
+// it creates a sample go_code hook through the bot's ad-hoc create
+// command, creates a PubSub node, publishes two items and prints what the
+// hook sends back, and prints how to connect a client such as Gajim.
+// Hook output keeps being printed until Ctrl-C, which stops everything
+// it started.
 //
 //	go run ./internal/demo -hookbot bin/hookbot [-dir DIR]
 //
@@ -105,8 +109,17 @@ admins = [%q]
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
+	type adminSession struct {
+		s    *xmpp.Session
+		msgs <-chan string
+	}
 	online := make(chan error, 1)
-	go func() { online <- waitOnline(ctx, srv, adminJID, adminPass) }()
+	var admin adminSession
+	go func() {
+		s, msgs, err := waitOnline(ctx, srv, adminJID, adminPass)
+		admin = adminSession{s, msgs}
+		online <- err
+	}()
 	select {
 	case err := <-online:
 		if err != nil {
@@ -117,10 +130,31 @@ admins = [%q]
 	case err := <-exited:
 		return fmt.Errorf("hookbot exited: %v", err)
 	}
+	defer admin.s.Conn().Close()
+	defer admin.s.Close()
+	fmt.Fprintf(out, "\nhookbot is online as %s/hookbot.\n", botJID)
+
+	sample := make(chan error, 1)
+	go func() { sample <- sampleHook(ctx, out, admin.s, admin.msgs, srv, botJID, adminJID) }()
+	select {
+	case err := <-sample:
+		if err != nil {
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+			return fmt.Errorf("sample hook: %w", err)
+		}
+	case err := <-exited:
+		return fmt.Errorf("hookbot exited: %v", err)
+	}
+	// Keep showing what the sample hook sends, for items published from
+	// a real client.
+	go func() {
+		for body := range admin.msgs {
+			fmt.Fprintf(out, "hook output: %s\n", body)
+		}
+	}()
 
 	fmt.Fprintf(out, `
-hookbot is online as %s/hookbot.
-
   work directory  %s (config hookbot.toml, database hookbot.db)
   XMPP server     %s (Prosody, StartTLS, self-signed certificate %s)
   bot account     %s  password %s
@@ -129,10 +163,11 @@ hookbot is online as %s/hookbot.
 Connect with Gajim: add the account %s with the password above; under
 "Connection", use host 127.0.0.1 and port %d, and accept the self-signed
 certificate. The admin's roster already has the bot: open its ad-hoc
-commands or chat "help" to it.
+commands or chat "help" to it. Publish to node %q on %s and the sample
+hook chats the item to the admin (it is printed here too).
 
 Press Ctrl-C to stop the bot and Prosody.
-`, botJID, dir, srv.Addr, srv.CAFile, botJID, botPass, adminJID, adminPass, adminJID, srv.Port)
+`, dir, srv.Addr, srv.CAFile, botJID, botPass, adminJID, adminPass, adminJID, srv.Port, demoNode, srv.PubSub)
 
 	select {
 	case <-ctx.Done():
@@ -151,8 +186,10 @@ Press Ctrl-C to stop the bot and Prosody.
 }
 
 // waitOnline logs in as the admin, subscribes to the bot (the bot accepts
-// admins) and waits for its available presence.
-func waitOnline(ctx context.Context, srv *prosody.Server, admin, pass string) error {
+// admins) and waits for its available presence. It returns the admin's
+// session, still served, and the bodies of the messages the bot sends to
+// it; the caller closes the session.
+func waitOnline(ctx context.Context, srv *prosody.Server, admin, pass string) (*xmpp.Session, <-chan string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	addr := jid.MustParse(admin)
@@ -161,12 +198,16 @@ func waitOnline(ctx context.Context, srv *prosody.Server, admin, pass string) er
 	var err error
 	for s == nil {
 		if s, err = prosody.Dial(ctx, srv.Addr, srv.CAFile, addr, pass, "demo"); err != nil && ctx.Err() != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	defer s.Conn().Close()
-	defer s.Close()
+	fail := func(err error) (*xmpp.Session, <-chan string, error) {
+		s.Close()
+		s.Conn().Close()
+		return nil, nil, err
+	}
 	seen := make(chan struct{}, 1)
+	msgs := make(chan string, 100)
 	go s.Serve(xmpp.HandlerFunc(func(r xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 		var from, typ string
 		for _, a := range start.Attr {
@@ -177,17 +218,32 @@ func waitOnline(ctx context.Context, srv *prosody.Server, admin, pass string) er
 				typ = a.Value
 			}
 		}
-		if start.Name.Local == "presence" && typ == "" && from != "" && jid.MustParse(from).Bare().Equal(botBare) {
+		fromBot := false
+		if j, err := jid.Parse(from); err == nil && j.Bare().Equal(botBare) {
+			fromBot = true
+		}
+		switch {
+		case start.Name.Local == "presence" && typ == "" && fromBot:
 			select {
 			case seen <- struct{}{}:
 			default:
+			}
+		case start.Name.Local == "message" && fromBot && (typ == "chat" || typ == "normal" || typ == ""):
+			var m struct {
+				Body string `xml:"body"`
+			}
+			if xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), r)).Decode(&m) == nil && m.Body != "" {
+				select {
+				case msgs <- m.Body:
+				default: // nobody reads: drop
+				}
 			}
 		}
 		return nil
 	}))
 	rc, err := s.SendIQ(ctx, stanza.IQ{Type: stanza.GetIQ}.Wrap(xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: "jabber:iq:roster", Local: "query"}})))
 	if err != nil {
-		return fmt.Errorf("roster: %w", err)
+		return fail(fmt.Errorf("roster: %w", err))
 	}
 	rc.Close()
 	tick := time.NewTicker(2 * time.Second)
@@ -200,9 +256,9 @@ func waitOnline(ctx context.Context, srv *prosody.Server, admin, pass string) er
 		select {
 		case <-seen:
 			s.Send(ctx, stanza.Presence{To: botBare, Type: stanza.SubscribedPresence}.Wrap(nil))
-			return nil
+			return s, msgs, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return fail(ctx.Err())
 		case <-tick.C:
 		}
 	}
