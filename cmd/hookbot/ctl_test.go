@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -390,4 +391,120 @@ func ctlWriteFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readmeScripts returns the ```sh blocks of the README.md section
+// heading, in order.
+func readmeScripts(t *testing.T, heading string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## "+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no section %q", heading)
+	}
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	var blocks []string
+	for {
+		_, rest, ok := strings.Cut(section, "\n```sh\n")
+		if !ok {
+			return blocks
+		}
+		block, after, ok := strings.Cut(rest, "\n```\n")
+		if !ok {
+			t.Fatalf("unclosed ```sh block in README.md section %q", heading)
+		}
+		blocks = append(blocks, block)
+		section = after
+	}
+}
+
+// TestIntegrationCtlReadme runs the examples of README.md's "Scripting
+// hookbot" verbatim with bash, against a built hookbot on PATH, with only
+// the documented HOOKBOT_CTL_* variables pointing at the rig.
+func TestIntegrationCtlReadme(t *testing.T) {
+	blocks := readmeScripts(t, "Scripting hookbot")
+	if len(blocks) < 4 {
+		t.Fatalf("found %d sh blocks in README.md, want at least 4", len(blocks))
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	r := newRig(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "hookbot"), ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	r.startBot(t, nil)
+	admin := r.client(t, "admin")
+	admin.createNode("news")
+
+	script := "set -euo pipefail\n" + strings.Join(blocks, "\n")
+	cmd := exec.Command(bash, "-c", script)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"HOOKBOT_CTL_JID=admin@localhost",
+		"HOOKBOT_CTL_PASSWORD=admin-pass",
+		"HOOKBOT_CTL_BOT=bot@localhost",
+		"HOOKBOT_CTL_SERVER="+r.srv.Addr,
+		"HOOKBOT_CTL_CA_FILE="+r.srv.CAFile,
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("README examples: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("README examples wrote to stderr:\n%s", stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("README examples printed:\n%s", out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	// create, echo, the simple list, the json-raw line, 2 deletes, the
+	// status line.
+	if len(lines) < 8 {
+		t.Fatalf("%d lines printed, want at least 8", len(lines))
+	}
+	first := createdID(t, lines[0])
+	id := strings.TrimPrefix(lines[1], "created ")
+	if !isHookID(id) || id == first {
+		t.Errorf("second line %q, want created <new id>", lines[1])
+	}
+	n := len(lines)
+	simple, raw := strings.Join(lines[2:n-4], "\n"), lines[n-4]
+	var listed []commands.Entry
+	if err := json.Unmarshal([]byte(raw), &listed); err != nil || len(listed) != 2 {
+		t.Fatalf("json-raw line %q: %v, want 2 hooks", raw, err)
+	}
+	if simple != commands.RenderSimple(listed) {
+		t.Errorf("simple list:\n%s\nwant:\n%s", simple, commands.RenderSimple(listed))
+	}
+	for _, e := range listed {
+		if e.ID != first && e.ID != id {
+			t.Errorf("listed hook %s, want %s and %s", e.ID, first, id)
+		}
+	}
+	wantTail := []string{"1 hook(s) have been deleted", "1 hook(s) have been deleted", "saved 0 hook(s)"}
+	if !reflect.DeepEqual(lines[n-3:], wantTail) {
+		t.Errorf("last lines %q, want %q", lines[n-3:], wantTail)
+	}
+}
+
+func isHookID(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
