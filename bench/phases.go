@@ -22,6 +22,9 @@ import (
 // run of a burst may come and still count as keeping up.
 const keepUpSlack = 100 * time.Millisecond
 
+// idleWindow is how long the bot's idle CPU use is measured.
+const idleWindow = 3 * time.Second
+
 // Run sets up, runs every phase and tears everything down. Progress goes
 // to log. An error means the bench could not run, not a missed target.
 func Run(ctx context.Context, o Options, log io.Writer) (*Results, error) {
@@ -72,6 +75,18 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 	if r.RSSIdle, err = readMemory(pid); err != nil {
 		return nil, err
 	}
+	// The bot's CPU use with nothing to do (keepalive, timers), which the
+	// paced phase's CPU per event includes.
+	idle0, err := readStat(pid)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(idleWindow)
+	idle1, err := readStat(pid)
+	if err != nil {
+		return nil, err
+	}
+	r.IdleCPU = float64(idle1.cpu-idle0.cpu) / float64(idleWindow)
 
 	b.logf("paced: %d items at %d/s", b.sz.paced, b.rate)
 	if r.Paced, err = b.pacedPhase(ctx); err != nil {
@@ -266,6 +281,7 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 		Floor:       summarize(floorLat),
 		CPUPerEvent: (c1.cpu - c0.cpu) / n,
 		CPUTotal:    c1.cpu - c0.cpu,
+		CPUSys:      c1.sys - c0.sys,
 		ProsodyCPU:  (p1.cpu - p0.cpu) / n,
 	}, nil
 }

@@ -17,6 +17,7 @@ const clockTick = 10 * time.Millisecond
 type procStat struct {
 	state byte          // R, S, T (stopped), …
 	cpu   time.Duration // utime + stime
+	sys   time.Duration // stime: in the kernel on the process's behalf
 }
 
 func readStat(pid int) (procStat, error) {
@@ -39,7 +40,7 @@ func readStat(pid int) (procStat, error) {
 	if err1 != nil || err2 != nil {
 		return procStat{}, fmt.Errorf("/proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
 	}
-	return procStat{state: f[0][0], cpu: time.Duration(ut+st) * clockTick}, nil
+	return procStat{state: f[0][0], cpu: time.Duration(ut+st) * clockTick, sys: time.Duration(st) * clockTick}, nil
 }
 
 // memory is the resident set of a process, from /proc/PID/status.

@@ -35,7 +35,8 @@ type Results struct {
 	// CPUBurstDrain is the bot's CPU time per event over the burst and
 	// drain phases together.
 	CPUBurstDrain time.Duration
-	Dups          int // items the hook ran more than once
+	Dups          int     // items the hook ran more than once
+	IdleCPU       float64 // CPU seconds per second with nothing to do
 }
 
 // Paced is the paced phase.
@@ -47,6 +48,7 @@ type Paced struct {
 	Floor                summary // publish → the floor received it
 	CPUPerEvent          time.Duration
 	CPUTotal             time.Duration
+	CPUSys               time.Duration // of which in the kernel
 	ProsodyCPU           time.Duration // Prosody's CPU time per event
 }
 
@@ -110,6 +112,7 @@ func (r *Results) Print(w io.Writer) {
 	row("CPU per event (paced)", ms(p.CPUPerEvent), "", "", "≤ 0.150 ms",
 		verdict(p.CPUPerEvent <= targetCPUPerEvent, "by "+ms(p.CPUPerEvent-targetCPUPerEvent)))
 	row("CPU per event (burst+drain)", ms(r.CPUBurstDrain), "", "", "", "")
+	row("CPU idle (hook loaded)", fmt.Sprintf("%.1f%% of a core", 100*r.IdleCPU), "", "", "", "")
 	row("Prosody CPU per event (paced)", ms(p.ProsodyCPU), "", "", "", "")
 	row("RSS online, no hook (anon + file)", mb(r.RSSOnline.rss)+" ("+mb(r.RSSOnline.anon)+" + "+mb(r.RSSOnline.file)+")", "", "", "", "")
 	row("RSS idle, hook warmed up (anon + file)", mb(r.RSSIdle.rss)+" ("+mb(r.RSSIdle.anon)+" + "+mb(r.RSSIdle.file)+")", "", "", "≤ 30 MB",
@@ -117,7 +120,7 @@ func (r *Results) Print(w io.Writer) {
 	row("RSS after phases / peak", mb(r.RSSAfter.rss)+" / "+mb(r.RSSAfter.peak), "", "", "", "")
 	row("duplicate runs", fmt.Sprint(r.Dups), "", "", "0", verdict(r.Dups == 0, fmt.Sprint("by ", r.Dups)))
 	tw.Flush()
-	fmt.Fprintf(w, "\nCPU times come from /proc/PID/stat (10 ms ticks): %s over the %d paced events.\n", p.CPUTotal, p.Items)
+	fmt.Fprintf(w, "\nCPU times come from /proc/PID/stat (10 ms ticks): %s over the %d paced events, %s of it in the kernel.\n", p.CPUTotal, p.Items, p.CPUSys)
 }
 
 func cpus() int { return runtime.NumCPU() }
