@@ -55,10 +55,10 @@ func TestDeliveryRunsInOrder(t *testing.T) {
 // (a hook with an empty service), that items present before the hook
 // — which PEP sends again on every subscription — do not run it, that
 // later items do, and that a republished item runs only when its
-// payload changed.
+// payload changed, also after a restart of the bot.
 func TestDeliveryReplays(t *testing.T) {
 	r := newRig(t)
-	r.startBot(t, nil)
+	b := r.startBot(t, nil)
 	admin := r.client(t, "admin")
 	admin.presenceBoth(t)
 	admin.createNode("news")
@@ -71,42 +71,51 @@ func TestDeliveryReplays(t *testing.T) {
 		{"component", "pubsub.localhost", "pubsub.localhost"},
 		{"pep", "", "admin@localhost"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			admin.t = t
-			node := "news"
-			if tc.service == "" {
-				node = "urn:t:pep"
-			}
-			want := func(id string, n int) string {
-				return fmt.Sprintf(`items %s %s %s <n xmlns="urn:t">%d</n>`, tc.reported, node, id, n)
-			}
-			admin.publish(tc.service, node, "x0", num(0))
-			admin.createHook(node, tc.service, hooks.TypeGoCode, reportHookFull(adminTest), false)
-			admin.none(1500 * time.Millisecond) // x0, replayed by PEP on subscription
+		t.Logf("%s:", tc.name)
+		node := "news"
+		if tc.service == "" {
+			node = "urn:t:pep"
+		}
+		want := func(id string, n int) string {
+			return fmt.Sprintf(`items %s %s %s <n xmlns="urn:t">%d</n>`, tc.reported, node, id, n)
+		}
+		admin.publish(tc.service, node, "x0", num(0))
+		admin.createHook(node, tc.service, hooks.TypeGoCode, reportHookFull(adminTest), true)
+		admin.none(1500 * time.Millisecond) // x0, replayed by PEP on subscription
 
-			steps := []struct {
-				id   string
-				n    int
-				runs bool
-			}{
-				{"x1", 1, true},
-				{"x1", 1, false}, // same payload
-				{"x1", 2, true},  // new payload
-				{"x0", 0, false}, // present before the hook, same payload
-				{"x0", 3, true},
+		steps := []struct {
+			id   string
+			n    int
+			runs bool
+		}{
+			{"x1", 1, true},
+			{"x1", 1, false}, // same payload
+			{"x1", 2, true},  // new payload
+			{"x0", 0, false}, // present before the hook, same payload
+			{"x0", 3, true},
+		}
+		for _, s := range steps {
+			admin.publish(tc.service, node, s.id, num(s.n))
+			if !s.runs {
+				admin.none(time.Second)
+				continue
 			}
-			for _, s := range steps {
-				admin.publish(tc.service, node, s.id, num(s.n))
-				if !s.runs {
-					admin.none(time.Second)
-					continue
-				}
-				if m := admin.next(10 * time.Second); m.Body != want(s.id, s.n) {
-					t.Errorf("publish %s %d: run %q, want %q", s.id, s.n, m.Body, want(s.id, s.n))
-				}
+			if m := admin.next(10 * time.Second); m.Body != want(s.id, s.n) {
+				t.Errorf("%s: publish %s %d: run %q, want %q", tc.name, s.id, s.n, m.Body, want(s.id, s.n))
 			}
-			admin.none(500 * time.Millisecond)
-		})
+		}
+		admin.none(500 * time.Millisecond)
+
+		// A restart of the bot resubscribes (PEP sends the last
+		// item again) and catches up: nothing runs twice.
+		b.stop(t)
+		b = r.startBot(t, nil)
+		admin.none(1500 * time.Millisecond)
+		admin.publish(tc.service, node, "x4", num(4))
+		if m := admin.next(10 * time.Second); m.Body != want("x4", 4) {
+			t.Errorf("%s: after restart: run %q, want %q", tc.name, m.Body, want("x4", 4))
+		}
+		admin.none(500 * time.Millisecond)
 	}
 }
 
