@@ -165,6 +165,16 @@ func TestCommandsAdminDisco(t *testing.T) {
 		t.Errorf("commands: %v, want %v", got, want)
 	}
 
+	var rootItems struct {
+		Items []adhoc.Item `xml:"item"`
+	}
+	err := admin.s.UnmarshalIQElement(admin.ctx(), xmlstream.Wrap(nil, xml.StartElement{
+		Name: xml.Name{Space: "http://jabber.org/protocol/disco#items", Local: "query"},
+	}), stanza.IQ{To: botJID, Type: stanza.GetIQ}, &rootItems)
+	if err != nil || !slices.ContainsFunc(rootItems.Items, func(it adhoc.Item) bool { return it.Node == commands.NS }) {
+		t.Errorf("root disco#items %+v (%v) lack the node %s", rootItems.Items, err, commands.NS)
+	}
+
 	root, err := admin.info("")
 	if err != nil {
 		t.Fatalf("disco#info: %v", err)
@@ -355,6 +365,7 @@ func TestCommandsSessionErrors(t *testing.T) {
 		c.commandOptions = []commands.Option{commands.WithIdleTimeout(idle)}
 	})
 	admin := r.client(t, "admin")
+	user := r.client(t, "user")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	other := r.srv.DialServe(t, ctx, "admin", "admin-pass", "other", nil)
@@ -419,6 +430,18 @@ func TestCommandsSessionErrors(t *testing.T) {
 		wantCmdError(t, err, "not-allowed", "session-expired")
 		if rows := admin.listTable(); len(rows) != 0 {
 			t.Errorf("a canceled create created hooks: %v", rows)
+		}
+	})
+
+	t.Run("too many sessions", func(t *testing.T) {
+		var err error
+		for i := 0; i <= commands.DefaultMaxSessions && err == nil; i++ {
+			_, err = admin.command(adhoc.Request{Node: "create"})
+		}
+		wantCmdError(t, err, "resource-constraint", "")
+		// Another requester is not affected.
+		if _, err := user.command(adhoc.Request{Node: "list"}); err != nil {
+			t.Errorf("user: %v", err)
 		}
 	})
 }
