@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"sync"
 	"time"
 
 	"mellium.im/xmlstream"
@@ -138,27 +139,85 @@ func (s *Services) Publish(service, node, id, payload string) (string, error) {
 // EventHandler returns the handler of PubSub notifications for
 // Bot.HandleEvents: it parses them on the Serve loop and hands them to
 // receive, which must not block. Items sent without their payload are
-// fetched first, off the Serve loop.
+// fetched first, off the Serve loop; the notifications of their node that
+// arrive meanwhile wait behind them, so that receive sees each node's
+// notifications in the order they arrived.
 func (s *Services) EventHandler(receive func(hooks.Notification)) mux.MessageHandler {
-	return pubsub.Handler(s.b.cfg.JID.Bare(), s.b.log, func(ev pubsub.Event) {
-		n := hooks.Notification{Delayed: ev.Delayed}
-		var missing []string
-		for _, it := range ev.Items {
-			if it.NotifyOnly {
-				missing = append(missing, it.ID)
-			}
-			n.Items = append(n.Items, it.Item)
-		}
-		if len(missing) == 0 {
-			receive(n)
-			return
-		}
-		go s.fill(n, ev, missing, receive)
-	})
+	o := &orderer{s: s, receive: receive, busy: make(map[nodeKey][]fillJob)}
+	return pubsub.Handler(s.b.cfg.JID.Bare(), s.b.log, o.event)
 }
 
-// fill fetches the payloads of notification-only items, then passes n on.
-func (s *Services) fill(n hooks.Notification, ev pubsub.Event, ids []string, receive func(hooks.Notification)) {
+// nodeKey names a node of a service.
+type nodeKey struct{ service, node string }
+
+// fillJob is a notification and the ids of its items to fetch.
+type fillJob struct {
+	n       hooks.Notification
+	ev      pubsub.Event
+	missing []string
+}
+
+// orderer passes notifications on in order per node, fetching the
+// payloads of notification-only items on a goroutine per busy node.
+type orderer struct {
+	s       *Services
+	receive func(hooks.Notification)
+
+	mu sync.Mutex
+	// busy holds, for each node whose fetch is under way, the jobs
+	// waiting behind it (possibly none).
+	busy map[nodeKey][]fillJob
+}
+
+// event is called on the Serve loop: it never blocks.
+func (o *orderer) event(ev pubsub.Event) {
+	j := fillJob{n: hooks.Notification{Delayed: ev.Delayed}, ev: ev}
+	for _, it := range ev.Items {
+		if it.NotifyOnly {
+			j.missing = append(j.missing, it.ID)
+		}
+		j.n.Items = append(j.n.Items, it.Item)
+	}
+	key := nodeKey{ev.Service.String(), ev.Node}
+	o.mu.Lock()
+	if queue, ok := o.busy[key]; ok {
+		o.busy[key] = append(queue, j)
+		o.mu.Unlock()
+		return
+	}
+	if len(j.missing) == 0 {
+		o.mu.Unlock()
+		o.receive(j.n)
+		return
+	}
+	o.busy[key] = nil
+	o.mu.Unlock()
+	go o.drain(key, j)
+}
+
+// drain passes on j, then the jobs queued behind it for key, fetching
+// what they miss, until none is left.
+func (o *orderer) drain(key nodeKey, j fillJob) {
+	for {
+		if len(j.missing) > 0 {
+			o.s.fill(j.n, j.ev, j.missing)
+		}
+		o.receive(j.n)
+		o.mu.Lock()
+		queue := o.busy[key]
+		if len(queue) == 0 {
+			delete(o.busy, key)
+			o.mu.Unlock()
+			return
+		}
+		j = queue[0]
+		o.busy[key] = queue[1:]
+		o.mu.Unlock()
+	}
+}
+
+// fill fetches the payloads of notification-only items into n.Items.
+func (s *Services) fill(n hooks.Notification, ev pubsub.Event, ids []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	sess, err := s.b.Session()
@@ -179,5 +238,4 @@ func (s *Services) fill(n hooks.Notification, ev pubsub.Event, ids []string, rec
 			n.Items[i].Payload = p
 		}
 	}
-	receive(n)
 }

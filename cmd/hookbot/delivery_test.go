@@ -508,3 +508,50 @@ func (c *client) deleteHooks(ids ...string) {
 		c.t.Fatalf("delete: status %s, notes %+v, want %q", resp.Status, resp.Notes, want)
 	}
 }
+
+// TestDeliveryNotifyOnly: on a node that sends notifications without
+// payloads, the bot fetches each payload and the hook still sees the
+// items in publication order.
+func TestDeliveryNotifyOnly(t *testing.T) {
+	r := newRig(t)
+	r.startBot(t, nil)
+	admin := r.client(t, "admin")
+	admin.createNodeConfig("bare", map[string]string{"pubsub#deliver_payloads": "0"})
+	admin.createHook("bare", "pubsub.localhost", hooks.TypeGoCode, reportHook(adminTest), false)
+	const n = 20
+	for i := 1; i <= n; i++ {
+		admin.publish("pubsub.localhost", "bare", fmt.Sprintf("i%d", i), num(i))
+	}
+	for i := 1; i <= n; i++ {
+		m := admin.next(10 * time.Second)
+		if want := fmt.Sprintf(`items i%d <n xmlns="urn:t">%d</n>`, i, i); m.Body != want {
+			t.Errorf("run %d: %q, want %q", i, m.Body, want)
+		}
+	}
+	admin.none(500 * time.Millisecond)
+}
+
+// createNodeConfig creates node on the component with the node_config
+// fields given.
+func (c *client) createNodeConfig(node string, config map[string]string) {
+	c.t.Helper()
+	field := func(v, value string) xml.TokenReader {
+		return xmlstream.Wrap(
+			xmlstream.Wrap(xmlstream.Token(xml.CharData(value)), xml.StartElement{Name: xml.Name{Local: "value"}}),
+			xml.StartElement{Name: xml.Name{Local: "field"}, Attr: []xml.Attr{{Name: xml.Name{Local: "var"}, Value: v}}})
+	}
+	fields := []xml.TokenReader{field("FORM_TYPE", pubsub.NS+"#node_config")}
+	for k, v := range config {
+		fields = append(fields, field(k, v))
+	}
+	form := xmlstream.Wrap(xmlstream.MultiReader(fields...), xml.StartElement{
+		Name: xml.Name{Space: "jabber:x:data", Local: "x"}, Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "submit"}}})
+	err := c.s.UnmarshalIQElement(c.ctx(), xmlstream.Wrap(xmlstream.MultiReader(
+		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "create"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
+		xmlstream.Wrap(form, xml.StartElement{Name: xml.Name{Local: "configure"}}),
+	), xml.StartElement{Name: xml.Name{Space: pubsub.NS, Local: "pubsub"}},
+	), stanza.IQ{To: jid.MustParse(prosody.PubSubDomain), Type: stanza.SetIQ}, nil)
+	if err != nil {
+		c.t.Fatalf("create node %s: %v", node, err)
+	}
+}
