@@ -555,3 +555,37 @@ func (c *client) createNodeConfig(node string, config map[string]string) {
 		c.t.Fatalf("create node %s: %v", node, err)
 	}
 }
+
+// TestDeliveryCatchupWhileLive: items keep coming while the bot starts
+// and catches up; live notifications wait behind the fetched items, and
+// every item runs once, in order.
+func TestDeliveryCatchupWhileLive(t *testing.T) {
+	r := newRig(t)
+	b := r.startBot(t, nil)
+	admin := r.client(t, "admin")
+	admin.createNode("news")
+	out := filepath.Join(t.TempDir(), "runs")
+	admin.createHook("news", "pubsub.localhost", hooks.TypeGoCode, fileHook(out, 0), true)
+	b.stop(t)
+	const n = 40
+	published := make(chan error, 1)
+	go func() {
+		ps := jid.MustParse(prosody.PubSubDomain)
+		for i := 1; i <= n; i++ {
+			if _, err := pubsub.Publish(context.Background(), admin.s, ps, "news", fmt.Sprintf("i%d", i), num(i)); err != nil {
+				published <- err
+				return
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		published <- nil
+	}()
+	time.Sleep(200 * time.Millisecond)
+	r.startBot(t, nil)
+	if err := <-published; err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitRuns(t, out, n, 15*time.Second)
+	time.Sleep(time.Second)
+	checkRuns(t, out, "i", 1, n)
+}
