@@ -102,10 +102,19 @@ func Dial(ctx context.Context, cfg DialConfig) (*xmpp.Session, error) {
 		// which mellium does only on a secure stream. PLAIN stays off.
 		state = xmpp.Secure
 	}
+	// mellium does not stop reading when ctx ends: a server that accepts
+	// and never answers would hold the negotiation forever.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	s, err := xmpp.NewSession(ctx, account.Domain(), account, conn, state, xmpp.NewNegotiator(
 		func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 			return xmpp.StreamConfig{Features: features}
 		}))
+	if !stop() {
+		if err == nil {
+			s.Close()
+		}
+		return nil, fmt.Errorf("log in as %s at %s: %w", account, cfg.serverName(), ctx.Err())
+	}
 	if err != nil {
 		conn.Close()
 		if isAuthFailure(err) {
