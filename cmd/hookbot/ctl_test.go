@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
 	"hookbot/commands"
 )
 
@@ -507,4 +510,36 @@ func isHookID(s string) bool {
 		}
 	}
 	return true
+}
+
+// TestIntegrationCtlBotFromPresence checks that a bare --bot is resolved
+// from the presence the account receives: admin is subscribed to user,
+// whose client is online as user@localhost/test; ctl sends its command
+// there (user is no bot, so it fails naming that full JID), not to the
+// default resource.
+func TestIntegrationCtlBotFromPresence(t *testing.T) {
+	r := newRig(t)
+	admin := r.client(t, "admin")
+	user := r.client(t, "user")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	subscribe := stanza.Presence{To: jid.MustParse("user@localhost"), Type: stanza.SubscribePresence}
+	if err := admin.s.Send(ctx, subscribe.Wrap(nil)); err != nil {
+		t.Fatal(err)
+	}
+	approve := stanza.Presence{To: jid.MustParse("admin@localhost"), Type: stanza.SubscribedPresence}
+	if err := user.s.Send(ctx, approve.Wrap(nil)); err != nil {
+		t.Fatal(err)
+	}
+	var res ctlResult
+	for {
+		res = r.ctl(t, "admin", "", []string{"HOOKBOT_CTL_BOT", "user@localhost"}, "hook", "list")
+		if strings.Contains(res.stderr, "user@localhost/test") || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if res.code != ctlConn || !strings.Contains(res.stderr, "bot user@localhost/test is not reachable") {
+		t.Errorf("exit %d, stderr %q; want 2 and the full JID from presence", res.code, res.stderr)
+	}
 }
