@@ -56,9 +56,13 @@ type op struct {
 	hold    []Subscription // start holding the live items of these nodes
 	release *Subscription  // catch-up of this node fetched: items, then held ones
 
-	seed *Subscription // items are on the node before its first hook
-	then func()        // run in the loop after the op (register a hook)
-	done chan error    // closed (or sent an error) once written
+	// seed: items were on the node before register adds a hook to it;
+	// with unhold, the node's held live items (received since the
+	// subscription) are decided then, for the new hook too.
+	seed     *Subscription
+	register func()
+	unhold   bool       // the creation held the node: release it
+	done     chan error // sent the outcome once written
 }
 
 func newDelivery(m *Manager, db *storage.DB, keep int) *delivery {
@@ -182,11 +186,13 @@ func (d *delivery) run(ctx context.Context, ops []op) {
 			recs = d.accept(ctx, recs, held, false, false)
 		case o.seed != nil:
 			recs = d.accept(ctx, recs, o.items, false, true)
+			o.register()
+			if held, ok := d.held[*o.seed]; ok && o.unhold {
+				delete(d.held, *o.seed)
+				recs = d.accept(ctx, recs, held, false, false)
+			}
 		default:
 			recs = d.accept(ctx, recs, o.items, o.delayed, false)
-		}
-		if o.then != nil {
-			o.then()
 		}
 	}
 	err := d.db.Write(ctx, recs)

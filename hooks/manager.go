@@ -317,6 +317,14 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 	m.mu.Unlock()
 	state, subscribed := "", false
 	if sub == nil {
+		// Hold the node's notifications until the hook is registered:
+		// one published meanwhile must reach it.
+		m.d.push(op{hold: []Subscription{key}})
+		defer func() {
+			if !created {
+				m.d.push(op{release: &key})
+			}
+		}()
 		state, err = m.opts.PubSub.Subscribe(ctx, h.Service, h.Node)
 		if err != nil {
 			return Hook{}, fmt.Errorf("subscribe to node %s on %s: %w", h.Node, h.Service, err)
@@ -347,7 +355,7 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 	// Register through delivery, so that the hook gets exactly the items
 	// received after this point.
 	e := &entry{hook: h, seq: seq, prog: prog}
-	err = m.d.wait(op{items: present, seed: &key, then: func() {
+	err = m.d.wait(op{items: present, seed: &key, unhold: subscribed, register: func() {
 		m.mu.Lock()
 		m.register(e, state)
 		m.touch(e)
