@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"hookbot/commands"
+	"hookbot/bot"
 	"hookbot/hooks"
 )
 
@@ -356,7 +357,7 @@ func build(vals map[string]any) (Config, error) {
 	switch c.TLS {
 	case "starttls", "direct":
 	case "none":
-		if !isLoopback(c.Server) {
+		if !bot.IsLoopback(c.Server) {
 			return c, fmt.Errorf("tls = \"none\" is refused unless server is a loopback address (server = %q)", c.Server)
 		}
 	default:
@@ -399,18 +400,4 @@ func build(vals map[string]any) (Config, error) {
 		return c, fmt.Errorf("log_level %q: want debug, info, warn or error", str("log_level"))
 	}
 	return c, nil
-}
-
-// isLoopback reports whether the host of hostport is localhost,
-// 127.0.0.0/8 or ::1.
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
