@@ -16,8 +16,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
 
-	"hookbot/commands"
 	"hookbot/bot"
+	"hookbot/commands"
 	"hookbot/hooks"
 )
 
