@@ -31,6 +31,15 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Results, error) {
 	if o.Rate <= 0 {
 		o.Rate = 300
 	}
+	// A bound on everything, including writes to a stalled Prosody. The
+	// publisher's Sends use this ctx (see publish), so it is only
+	// cancelled once the phases are over.
+	limit := 15 * time.Minute
+	if o.Quick {
+		limit = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	e, err := setup(ctx, o, log)
 	if e != nil {
 		defer e.close()
@@ -64,6 +73,10 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 	if r.HookID, err = b.createHook(ctx); err != nil {
 		return nil, err
 	}
+	// Let mellium's deadline watchers of the set-up requests (whose
+	// contexts were just cancelled) finish before the publisher writes:
+	// see publish.
+	time.Sleep(100 * time.Millisecond)
 	b.logf("hook %s created; warming up with %d items", r.HookID, b.sz.warmup)
 	if _, err := b.paced(ctx, "w", b.sz.warmup, b.rate); err != nil {
 		return nil, err

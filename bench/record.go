@@ -13,11 +13,10 @@ import (
 	"hookbot/bot/pubsub"
 )
 
-// receipts are the notifications the floor received, in arrival order.
+// receipts are the times the floor received each item (the first time).
 type receipts struct {
-	mu    sync.Mutex
-	at    map[string]time.Time
-	order []string
+	mu sync.Mutex
+	at map[string]time.Time
 }
 
 func newReceipts() *receipts {
@@ -36,7 +35,6 @@ func (r *receipts) deliver(ev pubsub.Event) {
 		if _, dup := r.at[it.ID]; !dup {
 			r.at[it.ID] = it.Time
 		}
-		r.order = append(r.order, it.ID)
 	}
 }
 
