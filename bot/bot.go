@@ -165,9 +165,7 @@ func (b *Bot) AddFeatures(ns ...string) {
 	b.mu.Unlock()
 	if s != nil {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := b.sendPresence(ctx, s, ""); err != nil {
+			if err := b.sendPresence(s, writeTimeout, ""); err != nil {
 				b.log.Warn("presence with new caps", "err", err)
 			}
 		}()
@@ -267,7 +265,7 @@ func (b *Bot) session(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(b.handler(sctx, s)) }()
 
-	if err := b.sendPresence(sctx, s, ""); err != nil {
+	if err := b.sendPresence(s, writeTimeout, ""); err != nil {
 		closeSession(s, served)
 		return fmt.Errorf("initial presence: %w", err)
 	}
@@ -293,11 +291,9 @@ func (b *Bot) session(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		b.log.Info("stopping: sending unavailable presence")
-		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := b.sendPresence(pctx, s, stanza.UnavailablePresence); err != nil {
+		if err := b.sendPresence(s, 2*time.Second, stanza.UnavailablePresence); err != nil {
 			b.log.Warn("unavailable presence", "err", err)
 		}
-		pcancel()
 		closeSession(s, served)
 		return nil
 	}

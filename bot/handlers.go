@@ -19,8 +19,10 @@ import (
 // NSPubSubEvent is the namespace of PubSub notifications.
 const NSPubSubEvent = "http://jabber.org/protocol/pubsub#event"
 
-// maxAsync bounds the IQ and chat handlers running at once per session;
-// beyond it the Serve loop waits, which slows a flooding peer down.
+// maxAsync bounds the IQ and chat handlers running at once per session.
+// Beyond it requests are refused at once (resource-constraint) or
+// dropped: the Serve loop never waits, since the handlers themselves may
+// wait for IQ replies that only the Serve loop reads.
 const maxAsync = 64
 
 // serveState is the per-session state of the handlers. Its fields are
@@ -109,8 +111,16 @@ func (b *Bot) asyncIQ(ctx context.Context, s *xmpp.Session, st *serveState, sem 
 			b.log.Warn("read IQ payload", "from", iq.From.String(), "err", err)
 			return nil // Serve answers service-unavailable
 		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			b.log.Warn("too many requests under way: refusing", "from", iq.From.String())
+			if _, err := xmlstream.Copy(t, errorIQ(iq, stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint})); err != nil {
+				b.log.Warn("refuse IQ", "err", err)
+			}
+			return nil
+		}
 		st.deferred = iq.ID
-		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
 			hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -119,7 +129,7 @@ func (b *Bot) asyncIQ(ctx context.Context, s *xmpp.Session, st *serveState, sem 
 			if reply == nil {
 				reply = errorIQ(iq, stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable})
 			}
-			if err := s.Send(hctx, reply); err != nil {
+			if err := write(s, writeTimeout, reply); err != nil {
 				b.log.Warn("send IQ reply", "to", iq.From.String(), "err", err)
 			}
 		}()
@@ -147,7 +157,12 @@ func (b *Bot) chatHandler(ctx context.Context, s *xmpp.Session, sem chan struct{
 				}
 			}
 		}
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		default:
+			b.log.Warn("too many requests under way: dropping a chat message", "from", msg.From.String())
+			return nil
+		}
 		go func() {
 			defer func() { <-sem }()
 			b.chat(ctx, s, msg, body.Text)
@@ -192,12 +207,12 @@ func (b *Bot) handleSubscribe(p stanza.Presence, t xmlstream.TokenReadEncoder) e
 
 // sendPresence sends an available presence with caps, or a presence of
 // type typ.
-func (b *Bot) sendPresence(ctx context.Context, s *xmpp.Session, typ stanza.PresenceType) error {
+func (b *Bot) sendPresence(s *xmpp.Session, timeout time.Duration, typ stanza.PresenceType) error {
 	var caps xml.TokenReader
 	if typ == "" {
 		caps = b.capsElement()
 	}
-	return s.Send(ctx, stanza.Presence{Type: typ}.Wrap(caps))
+	return write(s, timeout, stanza.Presence{Type: typ}.Wrap(caps))
 }
 
 // pingServer pings the server.

@@ -2,12 +2,10 @@ package bot
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"sync"
 	"time"
 
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
@@ -107,18 +105,7 @@ func (s *Services) Send(to, body string) error {
 	if err != nil {
 		return fmt.Errorf("send to %q: %w", to, err)
 	}
-	sess, err := s.b.Session()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
-	defer cancel()
-	msg := stanza.Message{To: j, Type: stanza.ChatMessage}
-	bodyEl := xmlstream.Wrap(xmlstream.Token(xml.CharData(body)), xml.StartElement{Name: xml.Name{Local: "body"}})
-	if err := sess.Send(ctx, msg.Wrap(bodyEl)); err != nil {
-		return fmt.Errorf("send to %s: %w", to, err)
-	}
-	return nil
+	return s.b.SendMessage(j, stanza.ChatMessage, body)
 }
 
 // Publish publishes payload as item id on node of service.

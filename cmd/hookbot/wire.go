@@ -5,9 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"log/slog"
-	"time"
 
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/disco/items"
@@ -56,11 +54,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, b *bot.Bot, db *sto
 		if !ok {
 			return
 		}
-		out := stanza.Message{To: msg.From, Type: msg.Type}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		el := xmlstream.Wrap(xmlstream.Token(xml.CharData(reply)), xml.StartElement{Name: xml.Name{Local: "body"}})
-		if err := s.Send(ctx, out.Wrap(el)); err != nil {
+		if err := b.SendMessage(msg.From, msg.Type, reply); err != nil {
 			log.Warn("send chat reply", "to", msg.From.String(), "err", err)
 		}
 	})
