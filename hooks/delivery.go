@@ -28,17 +28,20 @@ import (
 // items stay in the journal as pending until every hook has run them, so
 // that a restart runs what a crash interrupted.
 type delivery struct {
-	m    *Manager
-	db   *storage.DB
-	log  *slog.Logger
-	keep int // handled items kept per node
+	m        *Manager
+	db       *storage.DB
+	log      *slog.Logger
+	keep     int // handled items kept per node
+	keepRuns int // run records kept per hook
 
-	mu      sync.Mutex
-	ops     []op
-	acks    []int64
-	closed  bool
-	wake    chan struct{}
-	stopped chan struct{}
+	mu          sync.Mutex
+	ops         []op
+	acks        []int64
+	runs        []storage.Run
+	droppedRuns int
+	closed      bool
+	wake        chan struct{}
+	stopped     chan struct{}
 
 	// Owned by the loop goroutine.
 	handled map[Subscription]map[string][]byte
@@ -65,9 +68,9 @@ type op struct {
 	done     chan error // sent the outcome once written
 }
 
-func newDelivery(m *Manager, db *storage.DB, keep int) *delivery {
+func newDelivery(m *Manager, db *storage.DB, keep, keepRuns int) *delivery {
 	return &delivery{
-		m: m, db: db, log: m.log, keep: keep,
+		m: m, db: db, log: m.log, keep: keep, keepRuns: keepRuns,
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		handled: make(map[Subscription]map[string][]byte),
@@ -109,7 +112,7 @@ func (d *delivery) push(o op) bool {
 	return true
 }
 
-// signal wakes the loop. The caller holds mu.
+// signal wakes the loop.
 func (d *delivery) signal() {
 	select {
 	case d.wake <- struct{}{}:
@@ -144,33 +147,74 @@ func (d *delivery) wait(o op) error {
 	return <-o.done
 }
 
-// loop serves ops until close. Acks are written after the batch that
-// made their pending entries.
+// Journal writes are grouped: decided items wait up to flushDelay (or
+// until flushItems are waiting) for one transaction together. Dispatch
+// never waits for the write; a crash in between loses no item, since an
+// item not yet recorded as handled is fetched and run again at catch-up.
+const (
+	flushDelay = 20 * time.Millisecond
+	flushItems = 512
+)
+
+// loop serves ops until close, and writes their outcome, the acks and the
+// run records to the database: the one writer of the event path.
 func (d *delivery) loop() {
 	defer close(d.stopped)
+	ctx := context.Background()
+	var (
+		b     storage.Batch
+		waits []chan error
+		since time.Time // when the oldest unwritten decision was taken
+	)
+	b.KeepRuns = d.keepRuns
 	for range d.wake {
 		d.mu.Lock()
-		ops, acks, closed := d.ops, d.acks, d.closed
-		d.ops, d.acks = nil, nil
+		ops, acks, runs, dropped, closed := d.ops, d.acks, d.runs, d.droppedRuns, d.closed
+		d.ops, d.acks, d.runs, d.droppedRuns = nil, nil, nil, 0
 		d.mu.Unlock()
-
-		ctx := context.Background()
-		if err := d.db.Done(ctx, acks...); err != nil {
-			d.log.Error("journal: cannot mark runs done; they will run again after a restart", "err", err)
+		if dropped > 0 {
+			d.log.Warn("run records dropped: too many waiting", "count", dropped)
 		}
-		d.run(ctx, ops)
+
+		b.Records, waits = d.run(ctx, ops, b.Records, waits)
+		b.Done = append(b.Done, acks...)
+		b.Runs = append(b.Runs, runs...)
+		n := len(b.Records) + len(b.Done) + len(b.Runs)
+		switch {
+		case n == 0 && len(waits) == 0:
+		case closed || len(waits) > 0 || n >= flushItems ||
+			(!since.IsZero() && time.Since(since) >= flushDelay):
+			d.write(ctx, b, waits)
+			b.Records, b.Done, b.Runs, waits, since = nil, nil, nil, nil, time.Time{}
+		case since.IsZero():
+			since = time.Now()
+			time.AfterFunc(flushDelay, d.signal)
+		}
 		if closed {
 			return
 		}
 	}
 }
 
-// run decides, dispatches and writes one batch of ops.
-func (d *delivery) run(ctx context.Context, ops []op) {
-	if len(ops) == 0 {
-		return
+// write stores b in one transaction and tells waits the outcome.
+func (d *delivery) write(ctx context.Context, b storage.Batch, waits []chan error) {
+	err := d.db.Write(ctx, b)
+	if err != nil {
+		d.log.Error("journal: cannot record delivered items and runs; a restart may run them again", "err", err)
 	}
-	var recs []storage.Record
+	for _, w := range waits {
+		w <- err
+	}
+	for _, r := range b.Records {
+		if r.Item.Kind == hookbot.KindItems {
+			d.trim(ctx, Subscription{r.Item.Service, r.Item.Node})
+		}
+	}
+}
+
+// run decides and dispatches ops, and returns recs and waits with their
+// records and done channels added.
+func (d *delivery) run(ctx context.Context, ops []op, recs []storage.Record, waits []chan error) ([]storage.Record, []chan error) {
 	for _, o := range ops {
 		switch {
 		case o.hold != nil:
@@ -194,21 +238,11 @@ func (d *delivery) run(ctx context.Context, ops []op) {
 		default:
 			recs = d.accept(ctx, recs, o.items, o.delayed, false)
 		}
-	}
-	err := d.db.Write(ctx, recs)
-	if err != nil {
-		d.log.Error("journal: cannot record delivered items; a restart may run them again", "err", err)
-	}
-	for _, o := range ops {
 		if o.done != nil {
-			o.done <- err
+			waits = append(waits, o.done)
 		}
 	}
-	for _, r := range recs {
-		if r.Item.Kind == hookbot.KindItems {
-			d.trim(ctx, Subscription{r.Item.Service, r.Item.Node})
-		}
-	}
+	return recs, waits
 }
 
 // accept decides items in order, dispatches the accepted ones and

@@ -301,7 +301,7 @@ func (r *run) record(outcome string, err error) {
 		if err != nil {
 			r.m.log.Debug("hook run failed", "hook", rec.HookID, "item", rec.Item.ID, "outcome", outcome, "err", err)
 		}
-		r.m.rec.add(rec)
+		r.m.d.record(rec)
 		if r.m.opts.OnRun != nil {
 			r.m.opts.OnRun(rec)
 		}

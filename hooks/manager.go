@@ -72,7 +72,6 @@ type Manager struct {
 	opts    Options
 	compile compileFunc
 	log     *slog.Logger
-	rec     *recorder
 	d       *delivery
 
 	ctx    context.Context // canceled by Close: stops runs and loading
@@ -129,7 +128,6 @@ func newManager(ctx context.Context, opts Options, compile compileFunc) (*Manage
 	}
 	m.cond = sync.NewCond(&m.mu)
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	m.rec = newRecorder(opts.DB, opts.KeepRuns, opts.Logger)
 
 	entries := make([]*entry, 0, len(stored))
 	for _, s := range stored {
@@ -142,12 +140,11 @@ func newManager(ctx context.Context, opts Options, compile compileFunc) (*Manage
 		entries = append(entries, e)
 	}
 
-	m.d = newDelivery(m, opts.DB, max(DefaultKeepHandled, 2*opts.CatchupItems))
+	m.d = newDelivery(m, opts.DB, max(DefaultKeepHandled, 2*opts.CatchupItems), opts.KeepRuns)
 	if err := m.d.replay(ctx); err != nil {
 		return nil, fmt.Errorf("hooks: %w", err)
 	}
 	go m.d.loop()
-	go m.rec.loop()
 	m.wg.Add(opts.Workers)
 	for range opts.Workers {
 		go m.worker()
@@ -587,7 +584,6 @@ func (m *Manager) Close() error {
 	m.cancel()
 	m.wg.Wait()
 	m.d.close()
-	m.rec.stop()
 	m.mu.Lock()
 	for _, e := range m.order {
 		if !e.running {

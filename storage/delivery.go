@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -52,32 +53,55 @@ func (db *DB) Handled(ctx context.Context, service, node string) (map[string][]b
 	return out, nil
 }
 
-// Write stores a batch of delivery decisions in one transaction, in
-// order. An item is recorded as handled with its digest; a retract
-// forgets the item, a purge or delete every item of the node, so that a
-// later publication of the same item counts as new. A record with a
-// Pending id is kept until Done.
-func (db *DB) Write(ctx context.Context, batch []Record) error {
-	if len(batch) == 0 {
+// Statements of the event path, prepared once (see DB.prepared).
+const (
+	qHandledUpsert = `INSERT INTO handled (service, node, item_id, digest, seq) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET digest = excluded.digest, seq = excluded.seq`
+	qHandledForget     = `DELETE FROM handled WHERE service = ? AND node = ? AND item_id = ?`
+	qHandledForgetNode = `DELETE FROM handled WHERE service = ? AND node = ?`
+	qPendingInsert     = `INSERT INTO pending (id, hooks, kind, service, node, item_id, publisher, payload, received)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qPendingDelete = `DELETE FROM pending WHERE id = ?`
+)
+
+// Batch is what one Write stores, in one transaction.
+type Batch struct {
+	Records  []Record // delivery decisions, in order
+	Done     []int64  // pending entries whose runs are over
+	Runs     []Run    // run records
+	KeepRuns int      // run records kept per hook; ≤ 0 keeps all
+}
+
+// Write stores b in one transaction: the records, then the pending
+// entries done, then the run records. An item is recorded as handled with
+// its digest; a retract forgets the item, a purge or delete every item of
+// the node, so that a later publication of the same item counts as new. A
+// record with a Pending id is kept until it is done.
+func (db *DB) Write(ctx context.Context, b Batch) error {
+	if len(b.Records) == 0 && len(b.Done) == 0 && len(b.Runs) == 0 {
 		return nil
+	}
+	stmts, err := db.prepared(ctx)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	defer tx.Rollback()
-	for _, r := range batch {
+	stmt := func(q string) *sql.Stmt { return tx.StmtContext(ctx, stmts[q]) }
+	upsert, forget, forgetNode := stmt(qHandledUpsert), stmt(qHandledForget), stmt(qHandledForgetNode)
+	insert, remove := stmt(qPendingInsert), stmt(qPendingDelete)
+	for _, r := range b.Records {
 		it := r.Item
 		switch it.Kind {
 		case "items":
-			_, err = tx.ExecContext(ctx, `INSERT INTO handled (service, node, item_id, digest, seq)
-				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET digest = excluded.digest, seq = excluded.seq`,
-				it.Service, it.Node, it.ID, r.Digest, it.Received.UnixNano())
+			_, err = upsert.ExecContext(ctx, it.Service, it.Node, it.ID, r.Digest, it.Received.UnixNano())
 		case "retract":
-			_, err = tx.ExecContext(ctx, `DELETE FROM handled WHERE service = ? AND node = ? AND item_id = ?`,
-				it.Service, it.Node, it.ID)
+			_, err = forget.ExecContext(ctx, it.Service, it.Node, it.ID)
 		case "purge", "delete":
-			_, err = tx.ExecContext(ctx, `DELETE FROM handled WHERE service = ? AND node = ?`, it.Service, it.Node)
+			_, err = forgetNode.ExecContext(ctx, it.Service, it.Node)
 		}
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
@@ -85,37 +109,22 @@ func (db *DB) Write(ctx context.Context, batch []Record) error {
 		if r.Pending == 0 {
 			continue
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO pending
-			(id, hooks, kind, service, node, item_id, publisher, payload, received)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Pending, strings.Join(r.Hooks, " "),
+		_, err = insert.ExecContext(ctx, r.Pending, strings.Join(r.Hooks, " "),
 			it.Kind, it.Service, it.Node, it.ID, it.Publisher, it.Payload, it.Received.UnixNano())
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	return nil
-}
-
-// Done removes pending entries whose runs are over.
-func (db *DB) Done(ctx context.Context, ids ...int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("journal done: %w", err)
-	}
-	defer tx.Rollback()
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, id); err != nil {
+	for _, id := range b.Done {
+		if _, err := remove.ExecContext(ctx, id); err != nil {
 			return fmt.Errorf("journal done: %w", err)
 		}
 	}
+	if err := addRuns(ctx, tx, stmt, b.KeepRuns, b.Runs); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("journal done: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func TestJournal(t *testing.T) {
 		{"purge", Record{Item: item("purge", "")}, map[string][]byte{}},
 	}
 	for _, s := range steps {
-		if err := db.Write(ctx, []Record{s.rec}); err != nil {
+		if err := db.Write(ctx, Batch{Records: []Record{s.rec}}); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		got, err := db.Handled(ctx, "pubsub.example", "news")
@@ -55,7 +55,7 @@ func TestJournal(t *testing.T) {
 		p[0].Item.ID != "i1" || p[0].Item.Kind != "items" || !p[0].Item.Received.Equal(time.Unix(0, 2)) {
 		t.Fatalf("pending = %+v", p)
 	}
-	if err := db.Done(ctx, 1, 2); err != nil {
+	if err := db.Write(ctx, Batch{Done: []int64{1, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := db.Pending(ctx); len(p) != 1 || p[0].Item.Kind != "retract" {
@@ -71,7 +71,7 @@ func TestTrimHandled(t *testing.T) {
 		batch = append(batch, Record{Item: Item{Kind: "items", Service: "s", Node: "n", ID: id,
 			Received: time.Unix(0, int64(i+1))}, Digest: []byte{1}})
 	}
-	if err := db.Write(ctx, batch); err != nil {
+	if err := db.Write(ctx, Batch{Records: batch}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.TrimHandled(ctx, "s", "n", 2); err != nil {

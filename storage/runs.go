@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -29,24 +30,24 @@ type Run struct {
 	Log      []string
 }
 
+// Statements that store run records, prepared once (see DB.prepared).
+const (
+	qRunInsert = `INSERT INTO runs
+		(hook_id, kind, service, node, item_id, started, duration, outcome, error, log)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qRunTrim = `DELETE FROM runs WHERE hook_id = ?1 AND id <=
+		(SELECT id FROM runs WHERE hook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`
+)
+
 // AddRuns stores runs in one transaction, then trims the history of each
 // hook they belong to to its newest keep runs (keep ≤ 0: no trimming).
 func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store runs: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
-		(hook_id, kind, service, node, item_id, started, duration, outcome, error, log)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("store runs: %w", err)
-	}
-	defer stmt.Close()
+	return db.Write(ctx, Batch{Runs: runs, KeepRuns: keep})
+}
+
+// addRuns is AddRuns within tx.
+func addRuns(ctx context.Context, tx *sql.Tx, stmt func(string) *sql.Stmt, keep int, runs []Run) error {
+	insert := stmt(qRunInsert)
 	hooks := make(map[string]bool)
 	for _, r := range runs {
 		log := r.Log
@@ -57,7 +58,7 @@ func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
 		if err != nil {
 			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
 		}
-		_, err = stmt.ExecContext(ctx, r.HookID, r.Kind, r.Service, r.Node, r.ItemID,
+		_, err = insert.ExecContext(ctx, r.HookID, r.Kind, r.Service, r.Node, r.ItemID,
 			r.Start.UnixNano(), int64(r.Duration), r.Outcome, r.Error, string(lines))
 		if err != nil {
 			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
@@ -65,17 +66,12 @@ func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
 		hooks[r.HookID] = true
 	}
 	if keep > 0 {
+		trim := stmt(qRunTrim)
 		for id := range hooks {
-			_, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE hook_id = ?1 AND id <=
-				(SELECT id FROM runs WHERE hook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
-				id, keep)
-			if err != nil {
+			if _, err := trim.ExecContext(ctx, id, keep); err != nil {
 				return fmt.Errorf("trim runs of hook %s: %w", id, err)
 			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store runs: %w", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -29,6 +30,9 @@ var migrationFiles embed.FS
 // are serialized on a single connection.
 type DB struct {
 	db *sql.DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // by query; see prepared
 }
 
 // Migration is one step of the schema: the SQL that moves a database from
@@ -150,8 +154,38 @@ func (db *DB) apply(ctx context.Context, m Migration) error {
 	return nil
 }
 
+// prepared returns the statements of the event path, prepared on first
+// use so that they are not parsed again for every row. Call it before
+// beginning a transaction: with one connection, preparing inside one
+// would wait for itself.
+func (db *DB) prepared(ctx context.Context) (map[string]*sql.Stmt, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.stmts != nil {
+		return db.stmts, nil
+	}
+	stmts := make(map[string]*sql.Stmt)
+	for _, q := range []string{qHandledUpsert, qHandledForget, qHandledForgetNode, qPendingInsert, qPendingDelete, qRunInsert, qRunTrim} {
+		s, err := db.db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, s := range stmts {
+				s.Close()
+			}
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		stmts[q] = s
+	}
+	db.stmts = stmts
+	return stmts, nil
+}
+
 // Close closes the database.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	for _, s := range db.stmts {
+		s.Close()
+	}
+	db.mu.Unlock()
 	return db.db.Close()
 }
 
