@@ -198,6 +198,7 @@ func (d *delivery) loop() {
 
 // write stores b in one transaction and tells waits the outcome.
 func (d *delivery) write(ctx context.Context, b storage.Batch, waits []chan error) {
+	settle(&b)
 	err := d.db.Write(ctx, b)
 	if err != nil {
 		d.log.Error("journal: cannot record delivered items and runs; a restart may run them again", "err", err)
@@ -210,6 +211,30 @@ func (d *delivery) write(ctx context.Context, b storage.Batch, waits []chan erro
 			d.trim(ctx, Subscription{r.Item.Service, r.Item.Node})
 		}
 	}
+}
+
+// settle drops from b the pending entries that are already done: most
+// runs are over before their item is written, and neither the entry nor
+// its removal need reach the database.
+func settle(b *storage.Batch) {
+	if len(b.Done) == 0 {
+		return
+	}
+	unwritten := make(map[int64]int)
+	for i, r := range b.Records {
+		if r.Pending != 0 {
+			unwritten[r.Pending] = i
+		}
+	}
+	done := b.Done[:0]
+	for _, id := range b.Done {
+		if i, ok := unwritten[id]; ok {
+			b.Records[i].Pending, b.Records[i].Hooks = 0, nil
+			continue
+		}
+		done = append(done, id)
+	}
+	b.Done = done
 }
 
 // run decides and dispatches ops, and returns recs and waits with their

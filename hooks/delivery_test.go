@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hookbot/hooks/hookbot"
+	"hookbot/storage"
 )
 
 const testService = "pubsub.example.org"
@@ -147,4 +148,40 @@ func TestDeliveryJournalRunsInterruptedItemsAfterRestart(t *testing.T) {
 	seen = recorderProg(e, "slow")
 	e.open(Options{})
 	waitSeen(t, seen, nil)
+}
+
+func TestSettle(t *testing.T) {
+	rec := func(pending int64) storage.Record {
+		r := storage.Record{Pending: pending}
+		if pending != 0 {
+			r.Hooks = []string{"a"}
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name        string
+		in          storage.Batch
+		wantPending []int64
+		wantDone    []int64
+	}{
+		{"nothing done", storage.Batch{Records: []storage.Record{rec(1), rec(2)}}, []int64{1, 2}, nil},
+		{"done before written", storage.Batch{Records: []storage.Record{rec(1), rec(2)}, Done: []int64{2}}, []int64{1, 0}, []int64{}},
+		{"done, written earlier", storage.Batch{Records: []storage.Record{rec(3)}, Done: []int64{1}}, []int64{3}, []int64{1}},
+		{"no pending entry", storage.Batch{Records: []storage.Record{rec(0)}, Done: []int64{5, 1}}, []int64{0}, []int64{5, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.in
+			settle(&b)
+			var pending []int64
+			for _, r := range b.Records {
+				pending = append(pending, r.Pending)
+				if (r.Pending == 0) != (r.Hooks == nil) {
+					t.Errorf("record %+v: hooks kept without pending entry, or the reverse", r)
+				}
+			}
+			if !slices.Equal(pending, tc.wantPending) || !slices.Equal(b.Done, tc.wantDone) {
+				t.Errorf("pending %v done %v, want %v %v", pending, b.Done, tc.wantPending, tc.wantDone)
+			}
+		})
+	}
 }
