@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,6 +24,7 @@ import (
 	"hookbot/bot"
 	"hookbot/commands"
 	"hookbot/internal/prosody"
+	"hookbot/internal/testutil"
 )
 
 // presence is what a test peer saw of a presence stanza.
@@ -213,24 +212,7 @@ type world struct {
 	bot      *bot.Bot
 	connects atomic.Int32
 	done     chan error
-	logs     *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs     *testutil.SyncBuffer
 }
 
 func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot), configure ...func(*bot.Config)) *world {
@@ -239,7 +221,7 @@ func newWorld(t *testing.T, ctx context.Context, setup func(*bot.Bot), configure
 	for _, u := range []string{"bot", "admin", "user", "stranger"} {
 		srv.Register(t, u, u+"-pass")
 	}
-	w := &world{srv: srv, done: make(chan error, 1), logs: &syncBuffer{}}
+	w := &world{srv: srv, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
 	access := commands.Access{Admins: []string{"admin@localhost"}, Users: []string{"user@localhost"}}
 	cfg := bot.Config{
 		JID:        jid.MustParse("bot@localhost"),

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/mux"
 	"mellium.im/xmpp/stanza"
@@ -47,13 +48,20 @@ func parseService(service string) (jid.JID, error) {
 	return j, nil
 }
 
-// Subscribe subscribes the bot's bare JID to node on service.
-func (s *Services) Subscribe(ctx context.Context, service, node string) (string, error) {
+// target returns the current session and the JID of service ("" for
+// the bot's own PEP).
+func (s *Services) target(service string) (*xmpp.Session, jid.JID, error) {
 	sess, err := s.b.Session()
 	if err != nil {
-		return "", err
+		return nil, jid.JID{}, err
 	}
 	svc, err := parseService(service)
+	return sess, svc, err
+}
+
+// Subscribe subscribes the bot's bare JID to node on service.
+func (s *Services) Subscribe(ctx context.Context, service, node string) (string, error) {
+	sess, svc, err := s.target(service)
 	if err != nil {
 		return "", err
 	}
@@ -72,11 +80,7 @@ func (s *Services) Subscribe(ctx context.Context, service, node string) (string,
 
 // Unsubscribe ends the bot's subscription to node on service.
 func (s *Services) Unsubscribe(ctx context.Context, service, node string) error {
-	sess, err := s.b.Session()
-	if err != nil {
-		return err
-	}
-	svc, err := parseService(service)
+	sess, svc, err := s.target(service)
 	if err != nil {
 		return err
 	}
@@ -85,11 +89,7 @@ func (s *Services) Unsubscribe(ctx context.Context, service, node string) error 
 
 // Items returns the newest max items of node on service.
 func (s *Services) Items(ctx context.Context, service, node string, max int) ([]hookbot.Item, error) {
-	sess, err := s.b.Session()
-	if err != nil {
-		return nil, err
-	}
-	svc, err := parseService(service)
+	sess, svc, err := s.target(service)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +110,7 @@ func (s *Services) Send(to, body string) error {
 
 // Publish publishes payload as item id on node of service.
 func (s *Services) Publish(service, node, id, payload string) (string, error) {
-	sess, err := s.b.Session()
-	if err != nil {
-		return "", err
-	}
-	svc, err := parseService(service)
+	sess, svc, err := s.target(service)
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"hookbot/internal/prosody"
+	"hookbot/internal/testutil"
 )
 
 // buildHookbot builds the hookbot binary into a temporary directory.
@@ -32,25 +31,6 @@ func buildHookbot(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// syncBuffer is a bytes.Buffer safe for a process to write while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // writeConfig writes a hookbot.toml for srv into dir.
@@ -135,7 +115,7 @@ func TestIntegrationRunAndSIGTERM(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd := exec.Command(bin, "run", "-c", cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -198,7 +178,7 @@ func TestIntegrationWrongPasswordExits(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd := exec.CommandContext(ctx, bin, "run", "-c", cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	err := cmd.Run()

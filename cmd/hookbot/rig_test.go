@@ -20,6 +20,7 @@ import (
 	"hookbot/bot/pubsub"
 	"hookbot/hooks"
 	"hookbot/internal/prosody"
+	"hookbot/internal/testutil"
 )
 
 // rig is a private Prosody with the accounts of the integration tests:
@@ -66,7 +67,7 @@ var botJID = jid.MustParse("bot@localhost/hookbot")
 // runningBot is hookbot's run, in this process.
 type runningBot struct {
 	cfg    Config
-	log    *syncBuffer
+	log    *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -79,7 +80,7 @@ func (r *rig) startBot(t *testing.T, edit func(*Config)) *runningBot {
 	if edit != nil {
 		edit(&cfg)
 	}
-	b := &runningBot{cfg: cfg, log: &syncBuffer{}, done: make(chan error, 1)}
+	b := &runningBot{cfg: cfg, log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
