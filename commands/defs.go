@@ -8,12 +8,10 @@ import (
 	"hookbot/hooks/hookbot"
 )
 
-// eventKinds are the notification kinds a hook may run on.
-var eventKinds = []string{hookbot.KindItems, hookbot.KindRetract, hookbot.KindPurge, hookbot.KindDelete}
 
 func eventOptions(Env) []Choice {
-	opts := make([]Choice, len(eventKinds))
-	for i, k := range eventKinds {
+	opts := make([]Choice, len(hooks.Kinds))
+	for i, k := range hooks.Kinds {
 		opts[i] = Choice{Label: k, Value: k}
 	}
 	return opts
