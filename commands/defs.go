@@ -8,7 +8,6 @@ import (
 	"hookbot/hooks/hookbot"
 )
 
-
 func eventOptions(Env) []Choice {
 	opts := make([]Choice, len(hooks.Kinds))
 	for i, k := range hooks.Kinds {
