@@ -99,8 +99,20 @@ type request struct {
 // do sends req and returns the children of the result IQ, copied, with the
 // reader closed. An IQ error becomes *Error.
 func do(ctx context.Context, s *xmpp.Session, req request) (*tokens, error) {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
+	// mellium v0.22.0 watches the context of a write from a goroutine that
+	// may see it end after the write returned, and then sets a past write
+	// deadline that fails another goroutine's write in progress. So the
+	// context given to the session keeps ctx's deadline but is not
+	// canceled with ctx, and ends a second after the reply is read.
+	deadline := time.Now().Add(Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer time.AfterFunc(time.Second, cancel)
 	iq := stanza.IQ{To: req.service, Type: req.typ}
 	resp, err := s.SendIQElement(ctx, xmlstream.Wrap(req.payload,
 		xml.StartElement{Name: xml.Name{Space: NS, Local: "pubsub"}}), iq)

@@ -180,10 +180,10 @@ func (r *rig) client(t *testing.T, user string) *client {
 	h := mux.New(stanza.NSClient,
 		mux.MessageFunc(stanza.ChatMessage, body, collect),
 		mux.MessageFunc(stanza.NormalMessage, body, collect))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c.s = r.srv.DialServe(t, ctx, user, user+"-pass", "test", h)
-	if err := c.s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+	// Not a context canceled on return: mellium may then set a past write
+	// deadline that fails the client's next write (see bot/write.go).
+	c.s = r.srv.DialServe(t, c.ctx(), user, user+"-pass", "test", h)
+	if err := c.s.Send(c.ctx(), stanza.Presence{}.Wrap(nil)); err != nil {
 		t.Fatalf("presence: %v", err)
 	}
 	return c
