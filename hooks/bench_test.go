@@ -18,15 +18,15 @@ import (
 	"hookbot/storage"
 )
 
-// BenchmarkExecutorThroughput: 100 trivial go_code hooks on 10 nodes; each
-// dispatched item runs the 10 hooks of its node. Reports runs/s.
-func BenchmarkExecutorThroughput(b *testing.B) {
+// benchManager returns a Manager on a new database, with fake PubSub and
+// Host, that counts runs. Both are closed when the benchmark ends.
+func benchManager(b *testing.B, runs *atomic.Int64) *Manager {
+	b.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	var runs atomic.Int64
+	b.Cleanup(func() { db.Close() })
 	m, err := New(context.Background(), Options{
 		DB: db, PubSub: newFakePubSub(), Host: newFakeHost(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -35,7 +35,15 @@ func BenchmarkExecutorThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+// BenchmarkExecutorThroughput: 100 trivial go_code hooks on 10 nodes; each
+// dispatched item runs the 10 hooks of its node. Reports runs/s.
+func BenchmarkExecutorThroughput(b *testing.B) {
+	var runs atomic.Int64
+	m := benchManager(b, &runs)
 	for i := range 100 {
 		_, err := m.Create(context.Background(), Hook{Owner: "a@x", Service: "pubsub.example.org", Node: "n" + strconv.Itoa(i%10),
 			Type: TypeGoCode, Arg: `bot.Log(item.ID)
@@ -148,22 +156,9 @@ func rssMB() float64 {
 // persistent trivial hook goes through the whole delivery path (dedupe,
 // journal, dispatch, run, acknowledgement, run record). Reports runs/s.
 func BenchmarkDeliveryDrain(b *testing.B) {
-	db, err := storage.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
 	var runs atomic.Int64
-	m, err := New(context.Background(), Options{
-		DB: db, PubSub: newFakePubSub(), Host: newFakeHost(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnRun:  func(RunRecord) { runs.Add(1) },
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	_, err = m.Create(context.Background(), Hook{Owner: "a@x", Service: "pubsub.example.org", Node: "news",
+	m := benchManager(b, &runs)
+	_, err := m.Create(context.Background(), Hook{Owner: "a@x", Service: "pubsub.example.org", Node: "news",
 		Type: TypeGoCode, Arg: `return nil`, Persistent: true})
 	if err != nil {
 		b.Fatal(err)
