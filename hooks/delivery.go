@@ -57,6 +57,7 @@ type op struct {
 	delayed bool
 
 	hold    []Subscription // start holding the live items of these nodes
+	forget  *Subscription  // the node lost its last hook: forget its items
 	release *Subscription  // catch-up of this node fetched: items, then held ones
 
 	// seed: items were on the node before register adds a hook to it;
@@ -248,6 +249,13 @@ func (d *delivery) run(ctx context.Context, ops []op, recs []storage.Record, wai
 					d.held[key] = []hookbot.Item{}
 				}
 			}
+		case o.forget != nil:
+			// Stored as a purge, which forgets the node's handled items;
+			// a new first hook records the node's items again.
+			delete(d.handled, *o.forget)
+			delete(d.added, *o.forget)
+			recs = append(recs, storage.Record{Item: storage.Item{
+				Kind: hookbot.KindPurge, Service: o.forget.Service, Node: o.forget.Node}})
 		case o.release != nil:
 			held := d.held[*o.release]
 			delete(d.held, *o.release)

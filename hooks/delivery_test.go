@@ -185,3 +185,23 @@ func TestSettle(t *testing.T) {
 		})
 	}
 }
+
+func TestDeliveryForgetsNodesWithoutHooks(t *testing.T) {
+	e := newEnv(t, Options{})
+	seen := recorderProg(e, "rec")
+	h := e.create(Hook{Node: "news", Arg: "rec"})
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>")}})
+	waitSeen(t, seen, []string{"items i1 <a/>"})
+	if _, err := e.m.Delete(context.Background(), []string{h.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.m.Flush()
+	if got, err := e.db.Handled(context.Background(), testService, "news"); err != nil || len(got) != 0 {
+		t.Fatalf("handled items of a node without hooks = %v, %v; want none", got, err)
+	}
+	// A new first hook records what is on the node again: i1 is old news.
+	e.ps.setItems(testService, "news", notif("items", "news", "i1", "<a/>"))
+	e.create(Hook{Node: "news", Arg: "rec"})
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>"), notif("items", "news", "i2", "<b/>")}})
+	waitSeen(t, seen, []string{"items i1 <a/>", "items i2 <b/>"})
+}

@@ -385,11 +385,14 @@ func (m *Manager) isClosing() bool {
 }
 
 // unsubscribe ends the bot's subscription to key, logging a failure: the
-// hooks are gone whatever the service says.
+// hooks are gone whatever the service says. Delivery forgets the node's
+// handled items (a new first hook records the node's items again), so
+// the journal is bounded by the nodes that have hooks.
 func (m *Manager) unsubscribe(ctx context.Context, key Subscription) {
 	if err := m.opts.PubSub.Unsubscribe(ctx, key.Service, key.Node); err != nil {
 		m.log.Warn("unsubscribe failed", "service", key.Service, "node", key.Node, "err", err)
 	}
+	m.d.push(op{forget: &key})
 }
 
 // Delete deletes the hooks with these ids and returns how many it
