@@ -181,47 +181,20 @@ func attr(se xml.StartElement, local string) (string, bool) {
 	return "", false
 }
 
-// parseEventElem reads the children of an event element whose start was
-// just read, through its end.
-func parseEventElem(ev *Event, r xml.TokenReader, now time.Time) error {
-	done := false
+// children calls f for each child element of the element whose start
+// was just read, then reads through its end. f either reads the child
+// through its end and returns true, or returns false and the child is
+// skipped.
+func children(r xml.TokenReader, f func(xml.StartElement) (read bool, err error)) error {
 	for {
 		tok, err := r.Token()
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if done || t.Name.Space != NSEvent {
-				if e := skip(r); e != nil {
-					return e
-				}
-				break
+			read, e := f(t)
+			if e != nil {
+				return e
 			}
-			node, ok := attr(t, "node")
-			switch t.Name.Local {
-			case "items":
-				if !ok {
-					return errors.New("pubsub: event items without node")
-				}
-				ev.Node = node
-				if e := parseItems(ev, r, NSEvent, now, true); e != nil {
-					return e
-				}
-				done = true
-			case "purge", "delete":
-				if !ok {
-					return fmt.Errorf("pubsub: event %s without node", t.Name.Local)
-				}
-				ev.Node = node
-				ev.Items = append(ev.Items, Item{Item: hookbot.Item{
-					Kind:    t.Name.Local,
-					Service: ev.Service.String(),
-					Node:    node,
-					Time:    now,
-				}})
-				if e := skip(r); e != nil {
-					return e
-				}
-				done = true
-			default:
+			if !read {
 				if e := skip(r); e != nil {
 					return e
 				}
@@ -238,74 +211,85 @@ func parseEventElem(ev *Event, r xml.TokenReader, now time.Time) error {
 	}
 }
 
+// parseEventElem reads the children of an event element whose start was
+// just read, through its end.
+func parseEventElem(ev *Event, r xml.TokenReader, now time.Time) error {
+	done := false
+	return children(r, func(t xml.StartElement) (bool, error) {
+		if done || t.Name.Space != NSEvent {
+			return false, nil
+		}
+		node, ok := attr(t, "node")
+		switch t.Name.Local {
+		case "items":
+			if !ok {
+				return false, errors.New("pubsub: event items without node")
+			}
+			ev.Node, done = node, true
+			return true, parseItems(ev, r, NSEvent, now, true)
+		case "purge", "delete":
+			if !ok {
+				return false, fmt.Errorf("pubsub: event %s without node", t.Name.Local)
+			}
+			ev.Node, done = node, true
+			ev.Items = append(ev.Items, Item{Item: hookbot.Item{
+				Kind:    t.Name.Local,
+				Service: ev.Service.String(),
+				Node:    node,
+				Time:    now,
+			}})
+		}
+		return false, nil
+	})
+}
+
 // parseItems reads the children of an items element (of namespace ns)
 // whose start was just read, through its end, appending to ev.Items.
 // Retractions are accepted only in events.
 func parseItems(ev *Event, r xml.TokenReader, ns string, now time.Time, event bool) error {
-	for {
-		tok, err := r.Token()
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Space != ns {
-				if e := skip(r); e != nil {
-					return e
-				}
-				break
+	return children(r, func(t xml.StartElement) (bool, error) {
+		if t.Name.Space != ns {
+			return false, nil
+		}
+		id, _ := attr(t, "id")
+		switch {
+		case t.Name.Local == "item":
+			publisher, _ := attr(t, "publisher")
+			payload, hasElem, err := readPayload(r)
+			if err != nil {
+				return true, fmt.Errorf("pubsub: item %q of node %q: %w", id, ev.Node, err)
 			}
-			id, _ := attr(t, "id")
-			switch {
-			case t.Name.Local == "item":
-				publisher, _ := attr(t, "publisher")
-				payload, hasElem, e := readPayload(r)
-				if e != nil {
-					return fmt.Errorf("pubsub: item %q of node %q: %w", id, ev.Node, e)
-				}
-				if !hasElem {
-					payload = ""
-				}
-				if id == "" && payload == "" {
-					// Nothing to run and nothing to fetch.
-					break
-				}
-				ev.Items = append(ev.Items, Item{
-					Item: hookbot.Item{
-						Kind:      hookbot.KindItems,
-						Service:   ev.Service.String(),
-						Node:      ev.Node,
-						ID:        id,
-						Publisher: publisher,
-						Payload:   payload,
-						Time:      now,
-					},
-					NotifyOnly: payload == "",
-				})
-			case t.Name.Local == "retract" && event:
-				if id == "" {
-					return fmt.Errorf("pubsub: retract without id on node %q", ev.Node)
-				}
-				ev.Items = append(ev.Items, Item{Item: hookbot.Item{
-					Kind:    hookbot.KindRetract,
-					Service: ev.Service.String(),
-					Node:    ev.Node,
-					ID:      id,
-					Time:    now,
-				}})
-				if e := skip(r); e != nil {
-					return e
-				}
-			default:
-				if e := skip(r); e != nil {
-					return e
-				}
+			if !hasElem {
+				payload = ""
 			}
-		case xml.EndElement:
-			return nil
+			if id == "" && payload == "" {
+				return true, nil // nothing to run and nothing to fetch
+			}
+			ev.Items = append(ev.Items, Item{
+				Item: hookbot.Item{
+					Kind:      hookbot.KindItems,
+					Service:   ev.Service.String(),
+					Node:      ev.Node,
+					ID:        id,
+					Publisher: publisher,
+					Payload:   payload,
+					Time:      now,
+				},
+				NotifyOnly: payload == "",
+			})
+			return true, nil
+		case t.Name.Local == "retract" && event:
+			if id == "" {
+				return false, fmt.Errorf("pubsub: retract without id on node %q", ev.Node)
+			}
+			ev.Items = append(ev.Items, Item{Item: hookbot.Item{
+				Kind:    hookbot.KindRetract,
+				Service: ev.Service.String(),
+				Node:    ev.Node,
+				ID:      id,
+				Time:    now,
+			}})
 		}
-		if err == io.EOF {
-			return io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return err
-		}
-	}
+		return false, nil
+	})
 }
