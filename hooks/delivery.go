@@ -40,6 +40,7 @@ type delivery struct {
 	runs        []storage.Run
 	droppedRuns int
 	closed      bool
+	armed       bool // a write is due: acks and run records need not wake the loop
 	wake        chan struct{}
 	stopped     chan struct{}
 
@@ -121,6 +122,14 @@ func (d *delivery) signal() {
 	}
 }
 
+// nudge wakes the loop for acks and run records, unless a write is
+// already due: they wait for it. The caller holds mu.
+func (d *delivery) nudge() {
+	if !d.armed {
+		d.signal()
+	}
+}
+
 // acker returns the done callback of pending entry id. Runs cut short
 // by Close are not acknowledged: they run again after the restart.
 func (d *delivery) acker(id int64) func() {
@@ -133,7 +142,7 @@ func (d *delivery) acker(id int64) func() {
 		}
 		d.mu.Lock()
 		d.acks = append(d.acks, id)
-		d.signal()
+		d.nudge()
 		d.mu.Unlock()
 	}
 }
@@ -187,8 +196,17 @@ func (d *delivery) loop() {
 			(!since.IsZero() && time.Since(since) >= flushDelay):
 			d.write(ctx, b, waits)
 			b.Records, b.Done, b.Runs, waits, since = nil, nil, nil, nil, time.Time{}
+			d.mu.Lock()
+			d.armed = false
+			if len(d.acks)+len(d.runs) > 0 {
+				d.signal() // they came during the write and did not wake us
+			}
+			d.mu.Unlock()
 		case since.IsZero():
 			since = time.Now()
+			d.mu.Lock()
+			d.armed = true
+			d.mu.Unlock()
 			time.AfterFunc(flushDelay, d.signal)
 		}
 		if closed {

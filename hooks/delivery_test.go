@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -204,4 +205,41 @@ func TestDeliveryForgetsNodesWithoutHooks(t *testing.T) {
 	e.create(Hook{Node: "news", Arg: "rec"})
 	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "i1", "<a/>"), notif("items", "news", "i2", "<b/>")}})
 	waitSeen(t, seen, []string{"items i1 <a/>", "items i2 <b/>"})
+}
+
+// TestDeliveryWritesWithoutFlush: run records and journal entries reach
+// the database by themselves, within a few group-commit delays, for a
+// lone item and for items that arrive while a write is due.
+func TestDeliveryWritesWithoutFlush(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.comp.set("ok", func(context.Context, hookbot.Bot, hookbot.Item) error { return nil })
+	h := e.create(Hook{Node: "news", Arg: "ok", Persistent: true})
+	stored := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * flushDelay)
+		for {
+			runs, err := e.db.Runs(context.Background(), h.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d run records stored after %v, want %d", len(runs), 20*flushDelay, want)
+			}
+			time.Sleep(flushDelay / 4)
+		}
+	}
+	e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", "1", "<a/>")}})
+	stored(1)
+	for i := range 20 {
+		e.m.Receive(Notification{Items: []hookbot.Item{notif("items", "news", strconv.Itoa(i+2), "<a/>")}})
+		time.Sleep(flushDelay / 7)
+	}
+	stored(21)
+	pending, err := e.db.Pending(context.Background())
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("journal still holds %d pending entries (%v), want none", len(pending), err)
+	}
 }

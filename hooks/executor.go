@@ -143,15 +143,29 @@ func (m *Manager) enqueue(targets []*entry, item hookbot.Item, done func()) int 
 // more items goes back to the end of the ready queue after each run, so
 // a busy hook does not starve others.
 func (m *Manager) worker() {
-	defer m.wg.Done()
 	for {
-		m.mu.Lock()
+		e, j, ok := m.next()
+		if !ok {
+			m.wg.Done()
+			return
+		}
+		if !m.execute(e, j) {
+			return // replaced, and counted out, by overdue
+		}
+	}
+}
+
+// next waits for the next item to run and marks its hook running. It
+// returns false at Close.
+func (m *Manager) next() (*entry, job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
 		for len(m.ready) == 0 && !m.closing {
 			m.cond.Wait()
 		}
 		if m.closing {
-			m.mu.Unlock()
-			return
+			return nil, job{}, false
 		}
 		e := m.ready[0]
 		m.ready[0] = nil
@@ -159,7 +173,6 @@ func (m *Manager) worker() {
 		if e.deleted || len(e.queue) == 0 {
 			// Deleted while waiting its turn.
 			e.scheduled = false
-			m.mu.Unlock()
 			continue
 		}
 		j := e.queue[0]
@@ -167,46 +180,74 @@ func (m *Manager) worker() {
 		e.queue = e.queue[1:]
 		e.running = true
 		m.touch(e)
-		m.mu.Unlock()
-		m.execute(e, j)
+		return e, j, true
 	}
 }
 
-// execute runs one item on e and records it. It returns when the run is
-// over, or when it has outlived its deadline by stopGrace: then the run
-// is recorded as timed out and the worker moves on, while e stays busy
-// until the hook really returns.
-func (m *Manager) execute(e *entry, j job) {
+// execute runs one item on e, on the calling worker, and records it.
+// When the run outlives its deadline by stopGrace, overdue records it as
+// timed out and puts a new worker in this one's place; execute then
+// returns false once the hook really returns, and the caller must exit.
+// The hook stays busy until then.
+func (m *Manager) execute(e *entry, j job) bool {
 	r := &run{m: m, e: e, job: j, start: time.Now()}
 	r.bot.host = m.opts.Host
 	prog, err := m.program(e)
 	if err != nil {
 		r.record(storage.OutcomeError, fmt.Errorf("hook does not compile: %w", err))
 		m.release(e, false)
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(m.ctx, m.opts.Timeout)
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		defer cancel()
-		outcome, err := r.call(ctx, prog)
-		r.record(outcome, err)
-		m.release(e, outcome == storage.OutcomeTimeout)
-	}()
-	select {
-	case <-finished:
+	defer cancel()
+	stop := context.AfterFunc(ctx, r.expired)
+	outcome, err := r.call(ctx, prog)
+	stop()
+	r.mu.Lock()
+	r.returned = true
+	if r.grace != nil {
+		r.grace.Stop()
+	}
+	abandoned := r.abandoned
+	r.mu.Unlock()
+	r.record(outcome, err)
+	m.release(e, outcome == storage.OutcomeTimeout)
+	return !abandoned
+}
+
+// expired runs when the context of r ends before r returned: r gets
+// stopGrace more to return.
+func (r *run) expired() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.returned {
+		r.grace = time.AfterFunc(stopGrace, r.overdue)
+	}
+}
+
+// overdue gives up waiting for r: it is recorded as timed out and its
+// worker is replaced, so that other hooks keep running.
+func (r *run) overdue() {
+	r.mu.Lock()
+	if r.returned {
+		r.mu.Unlock()
 		return
-	case <-ctx.Done():
 	}
-	t := time.NewTimer(stopGrace)
-	defer t.Stop()
-	select {
-	case <-finished:
-	case <-t.C:
-		m.log.Warn("hook did not stop at its deadline", "hook", e.hook.ID)
-		r.record(storage.OutcomeTimeout, fmt.Errorf("hook did not stop within %v: %w", m.opts.Timeout, context.DeadlineExceeded))
+	r.abandoned = true
+	r.mu.Unlock()
+	m := r.m
+	m.log.Warn("hook did not stop at its deadline", "hook", r.e.hook.ID)
+	r.record(storage.OutcomeTimeout, fmt.Errorf("hook did not stop within %v: %w", m.opts.Timeout, context.DeadlineExceeded))
+	m.mu.Lock()
+	replace := !m.closing
+	if replace {
+		m.wg.Add(1)
 	}
+	m.mu.Unlock()
+	if replace {
+		go m.worker()
+	}
+	m.wg.Done() // the abandoned worker's
 }
 
 // release ends the run of e and schedules its next item. After a timeout
@@ -262,6 +303,11 @@ type run struct {
 	start time.Time
 	bot   runBot
 	once  sync.Once
+
+	mu        sync.Mutex
+	returned  bool        // the hook returned
+	grace     *time.Timer // started when the deadline passed
+	abandoned bool        // overdue gave up waiting
 }
 
 // call runs the hook and classifies its end.

@@ -245,3 +245,45 @@ func TestExecutorDeleteQueued(t *testing.T) {
 		t.Errorf("deleted hook ran %d times", n)
 	}
 }
+
+// TestExecutorReplacesStuckWorker: with a single worker, a run stuck in
+// a native call past its deadline and stopGrace is recorded as timed out
+// and another worker takes its place, so other hooks keep running; the
+// stuck hook gets its next item once the call returns.
+func TestExecutorReplacesStuckWorker(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	e := newEnv(t, Options{Timeout: timeout, Workers: 1})
+	release := make(chan struct{})
+	e.comp.set("native", func(context.Context, hookbot.Bot, hookbot.Item) error {
+		<-release // a native call that ignores ctx
+		return nil
+	})
+	e.comp.set("fast", func(context.Context, hookbot.Bot, hookbot.Item) error { return nil })
+	stuck := e.create(Hook{Node: "a", Arg: "native"}).ID
+	fast := e.create(Hook{Node: "b", Arg: "fast"}).ID
+
+	e.m.Dispatch(item("a", "1"))
+	e.m.Dispatch(item("a", "2"))
+	e.waitRuns(timeout+stopGrace+2*time.Second, "the stuck run recorded as timed out", func(rs []RunRecord) bool {
+		return countOutcome(rs, stuck, storage.OutcomeTimeout) == 1
+	})
+	for i := range 3 {
+		e.m.Dispatch(item("b", strconv.Itoa(i)))
+	}
+	e.waitRuns(2*time.Second, "3 runs of the other hook on the replacement worker", func(rs []RunRecord) bool {
+		return countOutcome(rs, fast, storage.OutcomeOK) == 3
+	})
+	if n := countOutcome(e.records(), stuck, ""); n != 1 {
+		t.Fatalf("the stuck hook has %d records while its first run is still in its native call, want 1", n)
+	}
+	close(release)
+	// Item 2 runs (and blocks no more) once item 1's call returned.
+	e.waitRuns(2*time.Second, "item 2 of the stuck hook", func(rs []RunRecord) bool {
+		for _, r := range rs {
+			if r.HookID == stuck && r.Item.ID == "2" && r.Outcome == storage.OutcomeOK {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -28,7 +28,7 @@ func (d *delivery) record(rec RunRecord) {
 		return
 	}
 	d.runs = append(d.runs, run)
-	d.signal()
+	d.nudge()
 }
 
 // Runs returns the stored records of the runs of hook id, oldest first.
