@@ -240,9 +240,17 @@ admins = ["admin@%s"]
 	if err != nil {
 		return err
 	}
+	// The hook writes its lines to the bot's standard output, opened in
+	// append mode: each line is one write, whole.
+	runs, err := os.OpenFile(e.runFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	defer runs.Close()
 	cmd := exec.Command(bin, "run", "-c", cfgFile)
 	cmd.Dir = e.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdout, cmd.Stderr = runs, logf
 	if e.profile != "" {
 		cmd.Env = append(os.Environ(), "BENCH_HOOKBOT_CPUPROFILE="+e.profile)
 	}
@@ -364,17 +372,11 @@ func (e *env) subscribeFloor(ctx context.Context) error {
 }
 
 // hookCode is the go_code of the measured hook: one line per run, "<item
-// id> <run time> <bot receive time>", in Unix nanoseconds.
-func hookCode(runFile string) string {
-	return fmt.Sprintf(`import ("fmt"; "os"; "time")
-f, err := os.OpenFile(%q, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-if err != nil {
-	return err
-}
-_, err = fmt.Fprintf(f, "%%s %%d %%d\n", item.ID, time.Now().UnixNano(), item.Time.UnixNano())
-f.Close()
-return err`, runFile)
-}
+// id> <run time> <bot receive time>" in Unix nanoseconds, written with one
+// write to the bot's standard output, which is the run file.
+const hookCode = `import ("fmt"; "os"; "time")
+_, err := fmt.Fprintf(os.Stdout, "%s %d %d\n", item.ID, time.Now().UnixNano(), item.Time.UnixNano())
+return err`
 
 // createHook creates the measured hook through the ad-hoc create command,
 // as an admin would.
@@ -391,7 +393,7 @@ func (e *env) createHook(ctx context.Context) (string, error) {
 			{Var: "node", Values: []string{node}},
 			{Var: "service", Values: []string{prosody.PubSubDomain}},
 			{Var: "type", Values: []string{"go_code"}},
-			{Var: "arg", Values: strings.Split(hookCode(e.runFile), "\n")},
+			{Var: "arg", Values: strings.Split(hookCode, "\n")},
 			{Var: "persistent", Values: []string{"0"}},
 		},
 	})

@@ -78,6 +78,11 @@ func Migrations() ([]Migration, error) {
 }
 
 // DSN returns the data source name hookbot uses for the file at path.
+//
+// The connection holds the database in exclusive locking mode: no
+// file-lock system calls per transaction (the WAL index stays in memory),
+// and a second hookbot started on the same database fails at Open
+// ("database is locked") instead of running every hook twice.
 func DSN(path string) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "5000")
@@ -85,6 +90,7 @@ func DSN(path string) string {
 	q.Set("_synchronous", "FULL")
 	q.Set("_foreign_keys", "1")
 	q.Set("_txlock", "immediate")
+	q.Add("_pragma", "locking_mode(EXCLUSIVE)")
 	return "file:" + path + "?" + q.Encode()
 }
 
@@ -100,9 +106,19 @@ func open(ctx context.Context, path string, migs []Migration) (*DB, error) {
 	db := &DB{db: sdb}
 	if err := db.migrate(ctx, migs); err != nil {
 		sdb.Close()
+		if isBusy(err) {
+			return nil, fmt.Errorf("database %s is in use, by another hookbot? %w", path, err)
+		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY: another connection
+// holds the lock.
+func isBusy(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 5 // SQLITE_BUSY and its extended codes
 }
 
 // ErrTooNew is returned by Open for a database written by a newer hookbot.

@@ -249,3 +249,29 @@ func mustMigrations(t *testing.T) []Migration {
 	}
 	return m
 }
+
+// TestSecondOpenRefused: while one DB is open, a second Open of the same
+// file fails: two bots on one database would run every hook twice.
+func TestSecondOpenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookbot.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	second, err := Open(ctx, path)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second Open of a database in use succeeded")
+	}
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open: %v; want an error saying the database is in use", err)
+	}
+	db.Close()
+	again, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	again.Close()
+}
