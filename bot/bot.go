@@ -92,6 +92,9 @@ type Bot struct {
 	events    mux.MessageHandler
 	iqs       []iqRoute
 	chat      ChatHandler
+	// muxEvents routes notifications through the mux like other
+	// messages, without msgRouter's fast path (benchmarks, tests).
+	muxEvents bool
 
 	mu       sync.Mutex
 	sess     *xmpp.Session // nil while disconnected
@@ -141,8 +144,14 @@ func (b *Bot) OnConnect(f func(ctx context.Context, s *xmpp.Session)) {
 
 // HandleEvents sets the handler of PubSub notifications: headline and
 // normal messages with a pubsub#event child. It runs on the Serve loop
-// with the event element to read: parse, hand off to a queue and return
-// at once; never return an error (it would end the session).
+// with the message to read from its start element on: parse, hand off to
+// a queue and return at once; never return an error (it would end the
+// session).
+//
+// Messages whose first child element is the event skip the mux. If h
+// has a method HandleEvent(from jid.JID, r xml.TokenReader), as the
+// handler of Services.EventHandler has, they are handed to it instead of
+// HandleMessage, with from the zero JID when the message has no from.
 func (b *Bot) HandleEvents(h mux.MessageHandler) { b.events = h }
 
 // HandleIQ routes IQs of type typ whose child is payload to h, which runs

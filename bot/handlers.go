@@ -35,7 +35,8 @@ type serveState struct {
 }
 
 // handler returns the Serve handler of session s: the mux, wrapped so
-// that IQs answered asynchronously get no automatic error.
+// that IQs answered asynchronously get no automatic error. With an events
+// handler, notifications bypass the mux (see msgRouter).
 func (b *Bot) handler(ctx context.Context, s *xmpp.Session) xmpp.Handler {
 	st := &serveState{}
 	sem := make(chan struct{}, maxAsync)
@@ -62,17 +63,22 @@ func (b *Bot) handler(ctx context.Context, s *xmpp.Session) xmpp.Handler {
 			mux.Message(stanza.HeadlineMessage, ev, b.events),
 			mux.Message(stanza.NormalMessage, ev, b.events))
 	}
+	var chat func(stanza.Message, xmlstream.TokenReadEncoder) error
 	if b.chat != nil {
 		body := xml.Name{Space: stanza.NSClient, Local: "body"}
-		h := b.chatHandler(ctx, s, sem)
+		chat = b.chatHandler(ctx, s, sem)
 		opts = append(opts,
-			mux.MessageFunc(stanza.ChatMessage, body, h),
-			mux.MessageFunc(stanza.NormalMessage, body, h))
+			mux.MessageFunc(stanza.ChatMessage, body, chat),
+			mux.MessageFunc(stanza.NormalMessage, body, chat))
 	}
 	m := mux.New(stanza.NSClient, opts...)
+	var h xmpp.Handler = m
+	if b.events != nil && !b.muxEvents {
+		h = newMsgRouter(m, b.events, chat)
+	}
 	return xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 		st.deferred, st.answered = "", false
-		err := m.HandleXMPP(t, start)
+		err := h.HandleXMPP(t, start)
 		if err != nil {
 			// A handler error would end the session: log and go on.
 			b.log.Warn("stanza handler failed", "stanza", start.Name.Local, "err", err)
