@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing/fstest"
 
-	"github.com/traefik/yaegi/stdlib"
+	"hookbot/hooks/runtime/internal/stdsyms"
 )
 
 // The types of Source.
@@ -174,8 +174,7 @@ func (u *unit) sortedFiles() []string {
 
 // isStd reports whether p is a package of yaegi's standard library.
 func isStd(p string) bool {
-	_, ok := stdlib.Symbols[p+"/"+path.Base(p)]
-	return ok
+	return stdsyms.Has(p + "/" + path.Base(p))
 }
 
 // wrapCode turns go_code statements into a file of package hook whose

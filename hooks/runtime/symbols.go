@@ -8,14 +8,21 @@ import (
 	"strings"
 
 	"github.com/traefik/yaegi/interp"
-	"github.com/traefik/yaegi/stdlib"
 
 	"hookbot/hooks/hookbot"
+	"hookbot/hooks/runtime/internal/stdsyms"
 )
 
+// Package internal/stdsyms holds the symbol tables of the standard library,
+// built per package when a hook imports it; genstd writes it from the
+// packages and names of yaegi's stdlib.
+//
+//go:generate go run ./internal/genstd
+
 // forbiddenImports are the packages hook code may not import. yaegi's
-// stdlib.Symbols does not hold them; they are listed so that the parser
-// check refuses them with a position instead of "unable to find source".
+// standard library (and so stdsyms) does not hold them; they are listed so
+// that the parser check refuses them with a position instead of "unable
+// to find source".
 var forbiddenImports = map[string]bool{
 	"unsafe":  true,
 	"syscall": true,
@@ -41,8 +48,8 @@ var needsFixStdlib = map[string]bool{
 }
 
 // symbols returns the packages a hook that imports the standard packages
-// std may use: those of yaegi's standard library, minus forbiddenImports
-// and hiddenSymbols, plus package hookbot. Hooks cannot import what they
+// std may use: those of yaegi's standard library (as stdsyms builds them),
+// minus forbiddenImports and hiddenSymbols, plus package hookbot. Hooks cannot import what they
 // did not declare, so only the packages of std are given to the
 // interpreter: each one costs memory in every interpreter.
 func symbols(std map[string]bool) interp.Exports {
@@ -55,56 +62,42 @@ func symbols(std map[string]bool) interp.Exports {
 	}
 	for p := range std {
 		key := p + "/" + path.Base(p)
-		syms, ok := stdlib.Symbols[key]
-		if !ok || forbiddenImports[p] {
+		if forbiddenImports[p] {
 			continue
 		}
-		if hidden := hiddenSymbols[key]; hidden != nil {
-			m := make(map[string]reflect.Value, len(syms))
-			for name, v := range syms {
-				m[name] = v
-			}
-			for _, name := range hidden {
-				delete(m, name)
-			}
-			syms = m
+		syms, ok := stdsyms.Symbols(key) // a new table: ours to change
+		if !ok {
+			continue
+		}
+		for _, name := range hiddenSymbols[key] {
+			delete(syms, name)
 		}
 		exports[key] = syms
 	}
-	mapTypes := stdlib.MapTypes
+	mapTypes := stdsyms.MapTypes() // a new map: ours to change
 	if full {
 		// Use patches fmt, log, os… and compiles the generics when it
 		// sees "fmt/fmt".
-		exports["fmt/fmt"] = stdlib.Symbols["fmt/fmt"]
+		if exports["fmt/fmt"] == nil {
+			exports["fmt/fmt"], _ = stdsyms.Symbols("fmt/fmt")
+		}
 	} else if std["fmt"] {
 		// Register fmt under a key that Use resolves to import path
 		// "fmt" without taking it for the standard library, and do
 		// what it would have done to fmt ourselves: print to nowhere,
 		// scan nothing.
-		fmtSyms, extra := quietFmt()
-		exports["./fmt/fmt"] = fmtSyms
+		exports["./fmt/fmt"] = quietFmt(exports["fmt/fmt"], mapTypes)
 		delete(exports, "fmt/fmt")
-		mapTypes = make(map[reflect.Value][]reflect.Type, len(stdlib.MapTypes)+len(extra))
-		for k, v := range stdlib.MapTypes {
-			mapTypes[k] = v
-		}
-		for k, v := range extra {
-			mapTypes[k] = v
-		}
 	}
 	exports["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes)}
 	return exports
 }
 
-// quietFmt returns package fmt with Print* writing to nowhere and Scan*
-// reading nothing, and the MapTypes entries of these replacements (so
-// that script values implementing Stringer or error print as such).
-func quietFmt() (map[string]reflect.Value, map[reflect.Value][]reflect.Type) {
-	std := stdlib.Symbols["fmt/fmt"]
-	m := make(map[string]reflect.Value, len(std))
-	for name, v := range std {
-		m[name] = v
-	}
+// quietFmt changes the table m of package fmt so that Print* write to
+// nowhere and Scan* read nothing, and adds the MapTypes entries of these
+// replacements to mapTypes (so that script values implementing Stringer
+// or error print as such). It returns m.
+func quietFmt(m map[string]reflect.Value, mapTypes map[reflect.Value][]reflect.Type) map[string]reflect.Value {
 	empty := strings.NewReader("")
 	repl := map[string]reflect.Value{
 		"Print":   reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fprint(io.Discard, a...) }),
@@ -114,12 +107,11 @@ func quietFmt() (map[string]reflect.Value, map[reflect.Value][]reflect.Type) {
 		"Scanf":   reflect.ValueOf(func(f string, a ...interface{}) (int, error) { return fmt.Fscanf(empty, f, a...) }),
 		"Scanln":  reflect.ValueOf(func(a ...interface{}) (int, error) { return fmt.Fscanln(empty, a...) }),
 	}
-	extra := make(map[reflect.Value][]reflect.Type, len(repl))
 	for name, v := range repl {
-		extra[v] = stdlib.MapTypes[std[name]]
+		mapTypes[v] = mapTypes[m[name]]
 		m[name] = v
 	}
-	return m, extra
+	return m
 }
 
 // hookbotSymbols is the yaegi symbol table of package hookbot, as
