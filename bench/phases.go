@@ -85,11 +85,9 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	time.Sleep(time.Second)
-	if r.RSSIdle, err = readMemory(pid); err != nil {
-		return nil, err
-	}
-	// The bot's CPU use with nothing to do (keepalive, timers), which the
-	// paced phase's CPU per event includes.
+	// The bot's CPU use with nothing to do (keepalive, timers, giving
+	// memory back), which the paced phase's CPU per event includes; then
+	// its memory once idle.
 	idle0, err := readStat(pid)
 	if err != nil {
 		return nil, err
@@ -100,6 +98,9 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 		return nil, err
 	}
 	r.IdleCPU = float64(idle1.cpu-idle0.cpu) / float64(idleWindow)
+	if r.RSSIdle, err = readMemory(pid); err != nil {
+		return nil, err
+	}
 
 	b.logf("paced: %d items at %d/s", b.sz.paced, b.rate)
 	if r.Paced, err = b.pacedPhase(ctx); err != nil {

@@ -27,7 +27,7 @@ type Results struct {
 	Sizes     sizes
 	HookID    string
 	RSSOnline memory // right after the bot came online, no hook yet
-	RSSIdle   memory // with the hook, after the warm-up, idle for 1 s
+	RSSIdle   memory // with the hook, after the warm-up, idle for 4 s
 	RSSAfter  memory // after every phase, idle for 1 s
 	Paced     Paced
 	Burst     Burst
