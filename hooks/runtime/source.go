@@ -174,7 +174,8 @@ func (u *unit) sortedFiles() []string {
 
 // isStd reports whether p is a package of yaegi's standard library.
 func isStd(p string) bool {
-	return stdsyms.Has(p + "/" + path.Base(p))
+	_, ok := stdsyms.Key(p)
+	return ok
 }
 
 // wrapCode turns go_code statements into a file of package hook whose

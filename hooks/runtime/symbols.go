@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"io"
-	"path"
 	"reflect"
 	"strings"
 
@@ -61,14 +60,11 @@ func symbols(std map[string]bool) interp.Exports {
 		full = full || needsFixStdlib[p]
 	}
 	for p := range std {
-		key := p + "/" + path.Base(p)
-		if forbiddenImports[p] {
+		key, ok := stdsyms.Key(p)
+		if !ok || forbiddenImports[p] {
 			continue
 		}
-		syms, ok := stdsyms.Symbols(key) // a new table: ours to change
-		if !ok {
-			continue
-		}
+		syms, _ := stdsyms.Symbols(key) // a new table: ours to change
 		for _, name := range hiddenSymbols[key] {
 			delete(syms, name)
 		}

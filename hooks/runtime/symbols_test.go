@@ -18,11 +18,8 @@ func TestStandardPackages(t *testing.T) {
 	n := 0
 	for key := range stdlib.Symbols {
 		p := path.Dir(key)
-		if key == "." || strings.HasPrefix(key, "github.com/") || path.Base(p) != path.Base(key) {
-			// Not a package, or one whose name is not the last
-			// element of its path (math/rand/v2), which isStd does
-			// not find.
-			continue
+		if key == "." || strings.HasPrefix(key, "github.com/") {
+			continue // not a standard package
 		}
 		n++
 		if !isStd(p) {
@@ -197,5 +194,23 @@ func TestHiddenSymbols(t *testing.T) {
 	}
 	if got := strings.Join(bot.Logs(), "|"); got != "context canceled linux" && !strings.HasPrefix(got, "context canceled ") {
 		t.Errorf("logs %q", got)
+	}
+}
+
+// TestPackageNameNotLastElement: a standard package whose name is not the
+// last element of its import path (math/rand/v2 is package rand) can be
+// imported like any other.
+func TestPackageNameNotLastElement(t *testing.T) {
+	code := "import (\"fmt\"; \"math/rand/v2\")\nbot.Log(fmt.Sprint(rand.IntN(1), rand.Int64N(1)))"
+	p, err := Compile(context.Background(), Source{Type: TypeGoCode, Arg: code})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	bot := &fakeBot{}
+	if err := p.Run(context.Background(), bot, hookbot.Item{}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := strings.Join(bot.Logs(), "|"); got != "0 0" {
+		t.Errorf("logs %q, want \"0 0\"", got)
 	}
 }

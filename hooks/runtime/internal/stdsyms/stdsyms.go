@@ -12,7 +12,10 @@
 // tables.go, and one file per package.
 package stdsyms
 
-import "reflect"
+import (
+	"path"
+	"reflect"
+)
 
 // Symbols returns the symbol table of the standard package key (import
 // path, slash, package name: "encoding/json/json", as in yaegi's
@@ -34,6 +37,18 @@ func Symbols(key string) (map[string]reflect.Value, bool) {
 // Symbols would, without building its table.
 func Has(key string) bool {
 	return table(key) != nil
+}
+
+// Key returns the key of the standard package whose import path is p:
+// "math/rand/v2/rand" for "math/rand/v2", since the package name is not
+// always the last element of the path.
+func Key(p string) (string, bool) {
+	for _, k := range keys {
+		if path.Dir(k) == p && table(k) != nil {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // Keys returns the keys of every package, sorted.
