@@ -55,13 +55,20 @@ func (db *DB) Handled(ctx context.Context, service, node string) (map[string][]b
 
 // Statements of the event path, prepared once (see DB.prepared).
 const (
-	qHandledUpsert = `INSERT INTO handled (service, node, item_id, digest, seq) VALUES (?, ?, ?, ?, ?)
+	handledUpsert = `INSERT INTO handled (service, node, item_id, digest, seq) VALUES %[1]s
 		ON CONFLICT DO UPDATE SET digest = excluded.digest, seq = excluded.seq`
+	handledTuple       = `(?, ?, ?, ?, ?)`
 	qHandledForget     = `DELETE FROM handled WHERE service = ? AND node = ? AND item_id = ?`
 	qHandledForgetNode = `DELETE FROM handled WHERE service = ? AND node = ?`
 	qPendingInsert     = `INSERT INTO pending (id, hooks, kind, service, node, item_id, publisher, payload, received)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qPendingDelete = `DELETE FROM pending WHERE id = ?`
+)
+
+// The multi-row forms of the statements above.
+var (
+	qHandledUpsert     = manyRows(handledUpsert, handledTuple, 1)
+	qHandledUpsertMany = manyRows(handledUpsert, handledTuple, rowsPerInsert)
 )
 
 // Batch is what one Write stores, in one transaction.
@@ -91,17 +98,22 @@ func (db *DB) Write(ctx context.Context, b Batch) error {
 	}
 	defer tx.Rollback()
 	stmt := func(q string) *sql.Stmt { return tx.StmtContext(ctx, stmts[q]) }
-	upsert, forget, forgetNode := stmt(qHandledUpsert), stmt(qHandledForget), stmt(qHandledForgetNode)
+	upsert := rowWriter{one: stmt(qHandledUpsert), many: stmt(qHandledUpsertMany), width: 5}
+	forget, forgetNode := stmt(qHandledForget), stmt(qHandledForgetNode)
 	insert, remove := stmt(qPendingInsert), stmt(qPendingDelete)
 	for _, r := range b.Records {
 		it := r.Item
 		switch it.Kind {
 		case "items":
-			_, err = upsert.ExecContext(ctx, it.Service, it.Node, it.ID, r.Digest, it.Received.UnixNano())
+			err = upsert.add(ctx, it.Service, it.Node, it.ID, r.Digest, it.Received.UnixNano())
 		case "retract":
-			_, err = forget.ExecContext(ctx, it.Service, it.Node, it.ID)
+			if err = upsert.flush(ctx); err == nil {
+				_, err = forget.ExecContext(ctx, it.Service, it.Node, it.ID)
+			}
 		case "purge", "delete":
-			_, err = forgetNode.ExecContext(ctx, it.Service, it.Node)
+			if err = upsert.flush(ctx); err == nil {
+				_, err = forgetNode.ExecContext(ctx, it.Service, it.Node)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
@@ -114,6 +126,9 @@ func (db *DB) Write(ctx context.Context, b Batch) error {
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
+	}
+	if err := upsert.flush(ctx); err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
 	for _, id := range b.Done {
 		if _, err := remove.ExecContext(ctx, id); err != nil {

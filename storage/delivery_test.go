@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -83,5 +84,70 @@ func TestTrimHandled(t *testing.T) {
 	}
 	if want := map[string][]byte{"c": {1}, "d": {1}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("handled after trim = %v, want %v", got, want)
+	}
+}
+
+// TestWriteManyRows: a batch far longer than one multi-row insert keeps
+// its order: later payloads of an id win, a retract or purge in the
+// middle applies to what came before it only, and of a hook's runs the
+// newest KeepRuns are kept.
+func TestWriteManyRows(t *testing.T) {
+	ctx := context.Background()
+	db := openT(t, tempPath(t), mustMigrations(t))
+	var b Batch
+	want := map[string][]byte{}
+	add := func(kind, id string, digest byte) {
+		b.Records = append(b.Records, Record{
+			Item:   Item{Kind: kind, Service: "s", Node: "n", ID: id, Received: time.Unix(0, int64(len(b.Records)+1))},
+			Digest: []byte{digest},
+		})
+		switch kind {
+		case "items":
+			want[id] = []byte{digest}
+		case "retract":
+			delete(want, id)
+		case "purge":
+			clear(want)
+		}
+	}
+	for i := range 3*rowsPerInsert + 5 {
+		add("items", fmt.Sprint("i", i%50), byte(i))
+		switch i {
+		case rowsPerInsert + 3:
+			add("retract", "i1", 0)
+		case 2 * rowsPerInsert:
+			add("purge", "", 0)
+		}
+	}
+	b.KeepRuns = 10
+	for i := range 2*rowsPerInsert + 7 {
+		b.Runs = append(b.Runs, Run{HookID: fmt.Sprint("h", i%2), ItemID: fmt.Sprint(i), Outcome: OutcomeOK, Start: time.Unix(0, int64(i))})
+	}
+	if err := db.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Handled(ctx, "s", "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("handled = %v\nwant      %v", got, want)
+	}
+	for h, first := range map[string]int{"h0": 2*rowsPerInsert + 6 - 18, "h1": 2*rowsPerInsert + 5 - 18} {
+		runs, err := db.Runs(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range runs {
+			ids = append(ids, r.ItemID)
+		}
+		var wantIDs []string
+		for i := first; len(wantIDs) < 10; i += 2 {
+			wantIDs = append(wantIDs, fmt.Sprint(i))
+		}
+		if !reflect.DeepEqual(ids, wantIDs) {
+			t.Errorf("runs of %s = %v, want %v", h, ids, wantIDs)
+		}
 	}
 }

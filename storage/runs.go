@@ -32,11 +32,18 @@ type Run struct {
 
 // Statements that store run records, prepared once (see DB.prepared).
 const (
-	qRunInsert = `INSERT INTO runs
+	runInsert = `INSERT INTO runs
 		(hook_id, kind, service, node, item_id, started, duration, outcome, error, log)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES %[1]s`
+	runTuple = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qRunTrim = `DELETE FROM runs WHERE hook_id = ?1 AND id <=
 		(SELECT id FROM runs WHERE hook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`
+)
+
+// The multi-row forms of the run insert.
+var (
+	qRunInsert     = manyRows(runInsert, runTuple, 1)
+	qRunInsertMany = manyRows(runInsert, runTuple, rowsPerInsert)
 )
 
 // AddRuns stores runs in one transaction, then trims the history of each
@@ -47,9 +54,18 @@ func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
 
 // addRuns is AddRuns within tx.
 func addRuns(ctx context.Context, tx *sql.Tx, stmt func(string) *sql.Stmt, keep int, runs []Run) error {
-	insert := stmt(qRunInsert)
-	hooks := make(map[string]bool)
+	insert := rowWriter{one: stmt(qRunInsert), many: stmt(qRunInsertMany), width: 10}
+	hooks := make(map[string]int) // runs of each hook in runs
 	for _, r := range runs {
+		hooks[r.HookID]++
+	}
+	for _, r := range runs {
+		if keep > 0 && hooks[r.HookID] > keep {
+			// Trimmed at the end of this transaction anyway: a batch
+			// written under load holds hundreds of runs of one hook.
+			hooks[r.HookID]--
+			continue
+		}
 		log := r.Log
 		if log == nil {
 			log = []string{}
@@ -58,12 +74,14 @@ func addRuns(ctx context.Context, tx *sql.Tx, stmt func(string) *sql.Stmt, keep 
 		if err != nil {
 			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
 		}
-		_, err = insert.ExecContext(ctx, r.HookID, r.Kind, r.Service, r.Node, r.ItemID,
+		err = insert.add(ctx, r.HookID, r.Kind, r.Service, r.Node, r.ItemID,
 			r.Start.UnixNano(), int64(r.Duration), r.Outcome, r.Error, string(lines))
 		if err != nil {
-			return fmt.Errorf("store run of hook %s: %w", r.HookID, err)
+			return fmt.Errorf("store runs: %w", err)
 		}
-		hooks[r.HookID] = true
+	}
+	if err := insert.flush(ctx); err != nil {
+		return fmt.Errorf("store runs: %w", err)
 	}
 	if keep > 0 {
 		trim := stmt(qRunTrim)

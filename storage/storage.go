@@ -181,7 +181,8 @@ func (db *DB) prepared(ctx context.Context) (map[string]*sql.Stmt, error) {
 		return db.stmts, nil
 	}
 	stmts := make(map[string]*sql.Stmt)
-	for _, q := range []string{qHandledUpsert, qHandledForget, qHandledForgetNode, qPendingInsert, qPendingDelete, qRunInsert, qRunTrim} {
+	for _, q := range []string{qHandledUpsert, qHandledUpsertMany, qHandledForget, qHandledForgetNode,
+		qPendingInsert, qPendingDelete, qRunInsert, qRunInsertMany, qRunTrim} {
 		s, err := db.db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, s := range stmts {
