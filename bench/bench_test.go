@@ -11,6 +11,15 @@ import (
 	"hookbot/internal/prosody"
 )
 
+// TestMain lets the test binary be the floor child, as the bench binary
+// is: startFloor re-executes os.Executable(), which here is this binary.
+func TestMain(m *testing.M) {
+	if isFloorChild() {
+		os.Exit(floorChild())
+	}
+	os.Exit(m.Run())
+}
+
 // TestBenchQuick runs the bench in quick mode so that the program keeps
 // working; it checks that every phase delivered everything, not the
 // timing targets (the machine running tests is rarely quiet).
@@ -51,6 +60,12 @@ func TestBenchQuick(t *testing.T) {
 	}
 	if r.Paced.Bot.P50 <= 0 || r.Paced.Floor.P50 <= 0 || r.Drain.RunsPerSec <= 0 || r.RSSIdle.rss <= 0 {
 		t.Errorf("measurements missing: %+v", r)
+	}
+	// The floor is its own process: its CPU time and RSS are measured.
+	if r.Paced.FloorCPUPerEvent <= 0 || r.FloorCPUBurstDrain <= 0 || r.FloorRSSIdle.rss <= 0 ||
+		r.FloorRSSIdle.anon <= 0 || r.FloorRSSIdle.file <= 0 || r.FloorRSSOnline.rss <= 0 || r.FloorRSSAfter.rss <= 0 {
+		t.Errorf("floor measurements missing: paced CPU/event %v, burst+drain CPU/event %v, RSS online %+v, idle %+v, after %+v",
+			r.Paced.FloorCPUPerEvent, r.FloorCPUBurstDrain, r.FloorRSSOnline, r.FloorRSSIdle, r.FloorRSSAfter)
 	}
 	if !strings.Contains(out.String(), "latency p50") {
 		t.Errorf("table has no latency row:\n%s", out.String())

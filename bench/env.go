@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +51,9 @@ type sizes struct {
 
 func (o Options) sizes() sizes {
 	if o.Quick {
-		return sizes{warmup: 20, paced: 150, burst: 300, backlog: 300}
+		// 600 paced items (2 s at 300/s): the floor's CPU time over the
+		// phase is then several 10 ms ticks of /proc/PID/stat, not 0 or 1.
+		return sizes{warmup: 20, paced: 600, burst: 300, backlog: 300}
 	}
 	return sizes{warmup: 100, paced: 3000, burst: 2000, backlog: 2000}
 }
@@ -72,7 +73,7 @@ type env struct {
 	botJID  jid.JID
 	runFile string
 	admin   *xmpp.Session // the publisher, a bot admin and Prosody admin
-	floor   *xmpp.Session // the bare subscriber
+	floor   *floorProc    // the bare subscriber, a child process
 	recv    *receipts     // what the floor received
 	profile string        // absolute path of the CPU profile, or ""
 	closers []func()
@@ -149,12 +150,7 @@ func setup(ctx context.Context, o Options, log io.Writer) (*env, error) {
 	if err := e.createNode(ctx); err != nil {
 		return e, err
 	}
-	self := jid.MustParse("floor@" + prosody.Domain)
-	h := pubsub.Handler(self, slog.New(slog.NewTextHandler(io.Discard, nil)), e.recv.deliver)
-	if e.floor, err = e.dial(ctx, "floor", pass["floor"], mux.New(stanza.NSClient, pubsub.MuxOptions(h)...)); err != nil {
-		return e, err
-	}
-	if err := e.subscribeFloor(ctx); err != nil {
+	if err := e.startFloor(ctx, pass["floor"]); err != nil {
 		return e, err
 	}
 	return e, nil
@@ -295,29 +291,45 @@ func (e *env) botAlive() error {
 	}
 }
 
-// dial logs user in, serves h and sends initial presence.
+// dial logs user in, serves h and sends initial presence; e.close stops
+// the session.
 func (e *env) dial(ctx context.Context, user, pass string, h xmpp.Handler) (*xmpp.Session, error) {
+	s, closeFn, _, err := dialServe(ctx, e.srv.Addr, e.srv.CAFile, user, pass, h)
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, closeFn)
+	return s, nil
+}
+
+// dialServe logs user@localhost in on the Prosody at server, serves h and
+// sends initial presence. stop closes the session and waits for Serve;
+// served yields Serve's error (nil on a clean end) when the session ends.
+// The floor child dials with it too.
+func dialServe(ctx context.Context, server, caFile, user, pass string, h xmpp.Handler) (s *xmpp.Session, stop func(), served <-chan error, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	addr := jid.MustParse(user + "@" + prosody.Domain)
-	s, err := prosody.Dial(ctx, e.srv.Addr, e.srv.CAFile, addr, pass, "bench")
+	s, err = prosody.Dial(ctx, server, caFile, addr, pass, "bench")
 	if err != nil {
-		return nil, fmt.Errorf("log in as %s: %w", user, err)
+		return nil, nil, nil, fmt.Errorf("log in as %s: %w", user, err)
 	}
 	done := make(chan struct{})
+	serveErr := make(chan error, 1)
 	go func() {
 		defer close(done)
-		s.Serve(h)
+		serveErr <- s.Serve(h)
 	}()
-	e.closers = append(e.closers, func() {
+	stop = func() {
 		s.Close()
 		s.Conn().Close()
 		<-done
-	})
-	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
-		return nil, fmt.Errorf("presence of %s: %w", user, err)
 	}
-	return s, nil
+	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+		stop()
+		return nil, nil, nil, fmt.Errorf("presence of %s: %w", user, err)
+	}
+	return s, stop, serveErr, nil
 }
 
 // waitOnline waits until the bot answers disco#info from the admin.
@@ -358,10 +370,11 @@ func (e *env) createNode(ctx context.Context) error {
 	return nil
 }
 
-func (e *env) subscribeFloor(ctx context.Context) error {
+// subscribe subscribes the session s (the floor) to the bench node.
+func subscribe(ctx context.Context, s *xmpp.Session) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	state, err := pubsub.Subscribe(ctx, e.floor, jid.MustParse(prosody.PubSubDomain), node, jid.JID{})
+	state, err := pubsub.Subscribe(ctx, s, jid.MustParse(prosody.PubSubDomain), node, jid.JID{})
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}

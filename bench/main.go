@@ -4,9 +4,12 @@
 // component keeps nodes and items in memory, builds and starts the real
 // hookbot binary as a separate process, creates (as an admin, through the
 // ad-hoc create command) a go_code hook that appends "<item id> <run time>
-// <receive time>" to a file for every run, and subscribes a bare mellium
-// session, the floor, to the same node. A publisher then publishes small
-// items and the bench compares the bot's runs with the floor's receipts:
+// <receive time>" to its standard output (a file) for every run, and
+// subscribes the floor to the same node: a bare mellium session in a
+// child process (this binary, re-executed with BENCH_FLOOR_CHILD=1) that
+// writes "<item id> <receive time>" to a pipe for every notification. A
+// publisher then publishes small items and the bench compares the bot's
+// runs with the floor's receipts:
 //
 //   - latency publish→run at a paced rate (default 300 items/s), p50/p99,
 //     next to the floor's publish→receive;
@@ -14,7 +17,8 @@
 //     runs in publish order;
 //   - backlog drain: the bot is paused with SIGSTOP while items are
 //     published, then resumed; runs per second until the last run;
-//   - CPU time of the bot process per event (paced phase) and its RSS.
+//   - CPU time per event (paced phase; burst and drain) and RSS of the
+//     bot process and of the floor process.
 //
 // It prints a table. It exits non-zero only when it cannot set up or
 // measure, never because a target was missed.
@@ -34,6 +38,10 @@ import (
 )
 
 func main() {
+	if isFloorChild() {
+		// The floor, started by the bench itself (see startFloor).
+		os.Exit(floorChild())
+	}
 	var o Options
 	flag.BoolVar(&o.Quick, "quick", false, "short smoke run (a few seconds of publishing)")
 	flag.StringVar(&o.Hookbot, "hookbot", "", "hookbot binary to run (default: go build ./cmd/hookbot into the work directory)")

@@ -65,9 +65,12 @@ type bencher struct {
 
 func (b *bencher) run(ctx context.Context) (*Results, error) {
 	r := &Results{Rate: b.rate, Sizes: b.sz, Started: time.Now(), CPUs: cpus(), Load: loadavg()}
-	pid := b.bot.Process.Pid
+	pid, fpid := b.bot.Process.Pid, b.floor.cmd.Process.Pid
 	var err error
 	if r.RSSOnline, err = readMemory(pid); err != nil {
+		return nil, err
+	}
+	if r.FloorRSSOnline, err = readMemory(fpid); err != nil {
 		return nil, err
 	}
 	if r.HookID, err = b.createHook(ctx); err != nil {
@@ -87,18 +90,22 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 	time.Sleep(time.Second)
 	// The bot's CPU use with nothing to do (keepalive, timers, giving
 	// memory back), which the paced phase's CPU per event includes; then
-	// its memory once idle.
-	idle0, err := readStat(pid)
+	// its memory once idle. The same for the floor.
+	idle0, err := readStats(pid, fpid)
 	if err != nil {
 		return nil, err
 	}
 	time.Sleep(idleWindow)
-	idle1, err := readStat(pid)
+	idle1, err := readStats(pid, fpid)
 	if err != nil {
 		return nil, err
 	}
-	r.IdleCPU = float64(idle1.cpu-idle0.cpu) / float64(idleWindow)
+	r.IdleCPU = float64(idle1[0].cpu-idle0[0].cpu) / float64(idleWindow)
+	r.FloorIdleCPU = float64(idle1[1].cpu-idle0[1].cpu) / float64(idleWindow)
 	if r.RSSIdle, err = readMemory(pid); err != nil {
+		return nil, err
+	}
+	if r.FloorRSSIdle, err = readMemory(fpid); err != nil {
 		return nil, err
 	}
 
@@ -107,7 +114,7 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 		return nil, fmt.Errorf("paced: %w", err)
 	}
 	b.logf("burst: %d items at full speed", b.sz.burst)
-	cpu0, err := readStat(pid)
+	cpu0, err := readStats(pid, fpid)
 	if err != nil {
 		return nil, err
 	}
@@ -118,13 +125,18 @@ func (b *bencher) run(ctx context.Context) (*Results, error) {
 	if r.Drain, err = b.drainPhase(ctx); err != nil {
 		return nil, fmt.Errorf("drain: %w", err)
 	}
-	cpu1, err := readStat(pid)
+	cpu1, err := readStats(pid, fpid)
 	if err != nil {
 		return nil, err
 	}
-	r.CPUBurstDrain = (cpu1.cpu - cpu0.cpu) / time.Duration(b.sz.burst+b.sz.backlog)
+	n := time.Duration(b.sz.burst + b.sz.backlog)
+	r.CPUBurstDrain = (cpu1[0].cpu - cpu0[0].cpu) / n
+	r.FloorCPUBurstDrain = (cpu1[1].cpu - cpu0[1].cpu) / n
 	time.Sleep(time.Second)
 	if r.RSSAfter, err = readMemory(pid); err != nil {
+		return nil, err
+	}
+	if r.FloorRSSAfter, err = readMemory(fpid); err != nil {
 		return nil, err
 	}
 	r.Dups = b.runs.dups
@@ -213,6 +225,9 @@ func (b *bencher) wait(ctx context.Context, ids []string, floor bool, timeout ti
 		if err := b.botAlive(); err != nil {
 			return err
 		}
+		if err := b.floorAlive(); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			b.logf("timeout after %v: %d/%d runs, %d/%d at the floor", timeout, b.runs.count(ids), len(ids), b.recv.count(ids), len(ids))
 			return nil
@@ -229,6 +244,9 @@ func (b *bencher) wait(ctx context.Context, ids []string, floor bool, timeout ti
 func (b *bencher) waitFloor(ctx context.Context, ids []string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for b.recv.count(ids) < len(ids) {
+		if err := b.floorAlive(); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the floor received %d/%d items within %v", b.recv.count(ids), len(ids), timeout)
 		}
@@ -243,13 +261,9 @@ func (b *bencher) waitFloor(ctx context.Context, ids []string, timeout time.Dura
 
 // pacedPhase measures latency and CPU per event at b.rate.
 func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
-	pid := b.bot.Process.Pid
-	ppid := b.srv.PID()
-	c0, err := readStat(pid)
-	if err != nil {
-		return Paced{}, err
-	}
-	p0, err := readStat(ppid)
+	// The bot, the floor and Prosody, read together.
+	pids := []int{b.bot.Process.Pid, b.floor.cmd.Process.Pid, b.srv.PID()}
+	c0, err := readStats(pids...)
 	if err != nil {
 		return Paced{}, err
 	}
@@ -264,11 +278,7 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 	if err := b.wait(ctx, list, true, 30*time.Second); err != nil {
 		return Paced{}, err
 	}
-	c1, err := readStat(pid)
-	if err != nil {
-		return Paced{}, err
-	}
-	p1, err := readStat(ppid)
+	c1, err := readStats(pids...)
 	if err != nil {
 		return Paced{}, err
 	}
@@ -286,17 +296,19 @@ func (b *bencher) pacedPhase(ctx context.Context) (Paced, error) {
 	}
 	n := time.Duration(b.sz.paced)
 	return Paced{
-		Items:       b.sz.paced,
-		Rate:        rate,
-		Runs:        len(botLat),
-		AtFloor:     len(floorLat),
-		Bot:         summarize(botLat),
-		BotReceive:  summarize(recvLat),
-		Floor:       summarize(floorLat),
-		CPUPerEvent: (c1.cpu - c0.cpu) / n,
-		CPUTotal:    c1.cpu - c0.cpu,
-		CPUSys:      c1.sys - c0.sys,
-		ProsodyCPU:  (p1.cpu - p0.cpu) / n,
+		Items:            b.sz.paced,
+		Rate:             rate,
+		Runs:             len(botLat),
+		AtFloor:          len(floorLat),
+		Bot:              summarize(botLat),
+		BotReceive:       summarize(recvLat),
+		Floor:            summarize(floorLat),
+		CPUPerEvent:      (c1[0].cpu - c0[0].cpu) / n,
+		CPUTotal:         c1[0].cpu - c0[0].cpu,
+		CPUSys:           c1[0].sys - c0[0].sys,
+		FloorCPUPerEvent: (c1[1].cpu - c0[1].cpu) / n,
+		FloorCPUTotal:    c1[1].cpu - c0[1].cpu,
+		ProsodyCPU:       (c1[2].cpu - c0[2].cpu) / n,
 	}, nil
 }
 

@@ -43,6 +43,19 @@ func readStat(pid int) (procStat, error) {
 	return procStat{state: f[0][0], cpu: time.Duration(ut+st) * clockTick, sys: time.Duration(st) * clockTick}, nil
 }
 
+// readStats reads /proc/PID/stat of each of pids, one after the other.
+func readStats(pids ...int) ([]procStat, error) {
+	out := make([]procStat, len(pids))
+	for i, pid := range pids {
+		st, err := readStat(pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
 // memory is the resident set of a process, from /proc/PID/status.
 type memory struct {
 	rss, peak  int64 // VmRSS and VmHWM, bytes

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"hookbot/bot/pubsub"
 )
 
 // receipts are the times the floor received each item (the first time).
@@ -23,18 +21,13 @@ func newReceipts() *receipts {
 	return &receipts{at: make(map[string]time.Time)}
 }
 
-// deliver is the floor's pubsub handler callback; it runs on the floor's
-// Serve goroutine and only records.
-func (r *receipts) deliver(ev pubsub.Event) {
+// record notes that the floor received id at t; only the first receipt
+// of an id counts. The reader of the floor's output calls it.
+func (r *receipts) record(id string, t time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, it := range ev.Items {
-		if it.Kind != "items" {
-			continue
-		}
-		if _, dup := r.at[it.ID]; !dup {
-			r.at[it.ID] = it.Time
-		}
+	if _, dup := r.at[id]; !dup {
+		r.at[id] = t
 	}
 }
 

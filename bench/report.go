@@ -32,11 +32,20 @@ type Results struct {
 	Paced     Paced
 	Burst     Burst
 	Drain     Drain
+
+	// The floor process's RSS, read right after the bot's.
+	FloorRSSOnline memory
+	FloorRSSIdle   memory
+	FloorRSSAfter  memory
+
 	// CPUBurstDrain is the bot's CPU time per event over the burst and
 	// drain phases together.
 	CPUBurstDrain time.Duration
-	Dups          int     // items the hook ran more than once
-	IdleCPU       float64 // CPU seconds per second with nothing to do
+	// FloorCPUBurstDrain is the same for the floor process.
+	FloorCPUBurstDrain time.Duration
+	Dups               int     // items the hook ran more than once
+	IdleCPU            float64 // the bot's CPU seconds per second with nothing to do
+	FloorIdleCPU       float64 // the same for the floor
 }
 
 // Paced is the paced phase.
@@ -49,6 +58,8 @@ type Paced struct {
 	CPUPerEvent          time.Duration
 	CPUTotal             time.Duration
 	CPUSys               time.Duration // of which in the kernel
+	FloorCPUPerEvent     time.Duration // the floor process's CPU time per event
+	FloorCPUTotal        time.Duration
 	ProsodyCPU           time.Duration // Prosody's CPU time per event
 }
 
@@ -75,6 +86,26 @@ type Drain struct {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
 func mb(n int64) string         { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+// rss is "total (anon + file)".
+func rss(m memory) string { return mb(m.rss) + " (" + mb(m.anon) + " + " + mb(m.file) + ")" }
+
+// times is the ratio bot ÷ floor as "×N.N", or "" without a floor value.
+func times(bot, floor float64) string {
+	if floor <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("×%.1f", bot/floor)
+}
+
+// overFloor is the bot − floor cell of a CPU or memory row: the
+// difference, then the ratio bot ÷ floor.
+func overFloor(diff string, bot, floor float64) string {
+	if r := times(bot, floor); r != "" {
+		return diff + " (" + r + ")"
+	}
+	return diff
+}
 
 func verdict(ok bool, miss string) string {
 	if ok {
@@ -109,18 +140,25 @@ func (r *Results) Print(w io.Writer) {
 	row("drain rate", fmt.Sprintf("%.0f runs/s", d.RunsPerSec), "", "", fmt.Sprintf("≥ %d runs/s", targetDrainRate),
 		verdict(d.RunsPerSec >= targetDrainRate && d.Runs == d.Items, fmt.Sprintf("by %.0f runs/s", targetDrainRate-d.RunsPerSec)))
 	row("drain reordered", fmt.Sprint(d.Reordered), "", "", "0", verdict(d.Reordered == 0, fmt.Sprint("by ", d.Reordered)))
-	row("CPU per event (paced)", ms(p.CPUPerEvent), "", "", "≤ 0.150 ms",
+	cpu := func(bot, floor time.Duration) string {
+		return overFloor(ms(bot-floor), float64(bot), float64(floor))
+	}
+	mem := func(bot, floor memory) string {
+		return overFloor(mb(bot.rss-floor.rss), float64(bot.rss), float64(floor.rss))
+	}
+	row("CPU per event (paced)", ms(p.CPUPerEvent), ms(p.FloorCPUPerEvent), cpu(p.CPUPerEvent, p.FloorCPUPerEvent), "≤ 0.150 ms",
 		verdict(p.CPUPerEvent <= targetCPUPerEvent, "by "+ms(p.CPUPerEvent-targetCPUPerEvent)))
-	row("CPU per event (burst+drain)", ms(r.CPUBurstDrain), "", "", "", "")
-	row("CPU idle (hook loaded)", fmt.Sprintf("%.1f%% of a core", 100*r.IdleCPU), "", "", "", "")
+	row("CPU per event (burst+drain)", ms(r.CPUBurstDrain), ms(r.FloorCPUBurstDrain), cpu(r.CPUBurstDrain, r.FloorCPUBurstDrain), "", "")
+	row("CPU idle (hook loaded)", fmt.Sprintf("%.1f%% of a core", 100*r.IdleCPU), fmt.Sprintf("%.1f%% of a core", 100*r.FloorIdleCPU), "", "", "")
 	row("Prosody CPU per event (paced)", ms(p.ProsodyCPU), "", "", "", "")
-	row("RSS online, no hook (anon + file)", mb(r.RSSOnline.rss)+" ("+mb(r.RSSOnline.anon)+" + "+mb(r.RSSOnline.file)+")", "", "", "", "")
-	row("RSS idle, hook warmed up (anon + file)", mb(r.RSSIdle.rss)+" ("+mb(r.RSSIdle.anon)+" + "+mb(r.RSSIdle.file)+")", "", "", "≤ 30 MB",
+	row("RSS online, no hook (anon + file)", rss(r.RSSOnline), rss(r.FloorRSSOnline), mem(r.RSSOnline, r.FloorRSSOnline), "", "")
+	row("RSS idle, hook warmed up (anon + file)", rss(r.RSSIdle), rss(r.FloorRSSIdle), mem(r.RSSIdle, r.FloorRSSIdle), "≤ 30 MB",
 		verdict(r.RSSIdle.rss <= targetIdleRSS, "by "+mb(r.RSSIdle.rss-targetIdleRSS)))
-	row("RSS after phases / peak", mb(r.RSSAfter.rss)+" / "+mb(r.RSSAfter.peak), "", "", "", "")
+	row("RSS after phases / peak", mb(r.RSSAfter.rss)+" / "+mb(r.RSSAfter.peak), mb(r.FloorRSSAfter.rss)+" / "+mb(r.FloorRSSAfter.peak), "", "", "")
 	row("duplicate runs", fmt.Sprint(r.Dups), "", "", "0", verdict(r.Dups == 0, fmt.Sprint("by ", r.Dups)))
 	tw.Flush()
-	fmt.Fprintf(w, "\nCPU times come from /proc/PID/stat (10 ms ticks): %s over the %d paced events, %s of it in the kernel.\n", p.CPUTotal, p.Items, p.CPUSys)
+	fmt.Fprintf(w, "\nThe floor is a separate process, a bare mellium session; (×N.N) is bot ÷ floor.\n")
+	fmt.Fprintf(w, "CPU times come from /proc/PID/stat (10 ms ticks): bot %s over the %d paced events, %s of it in the kernel; floor %s.\n", p.CPUTotal, p.Items, p.CPUSys, p.FloorCPUTotal)
 }
 
 func cpus() int { return runtime.NumCPU() }
