@@ -65,7 +65,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer closeWire()
 
-	go releaseMemoryWhenIdle(ctx)
+	go memoryPolicy(ctx, os.Getenv("GOGC") == "")
 	err = b.Run(ctx)
 	if errors.Is(err, bot.ErrAuth) {
 		return fmt.Errorf("%w (check jid and password; not retrying)", err)
