@@ -160,9 +160,13 @@ func (d *delivery) wait(o op) error {
 // Journal writes are grouped: decided items wait up to flushDelay (or
 // until flushItems are waiting) for one transaction together. Dispatch
 // never waits for the write; a crash in between loses no item, since an
-// item not yet recorded as handled is fetched and run again at catch-up.
+// item not yet recorded as handled is fetched and run again at catch-up
+// (a run that was over may then run again: at most flushDelay's worth).
+// A write costs about 0.4 ms of CPU whatever its size (BenchmarkWrite in
+// storage): at 300 items/s, 50 ms makes it 44 µs an item, against 70 µs
+// with 20 ms.
 const (
-	flushDelay = 20 * time.Millisecond
+	flushDelay = 50 * time.Millisecond
 	flushItems = 512
 )
 
@@ -394,15 +398,23 @@ func (m *Manager) Receive(n Notification) {
 // every node that has hooks, then fetches the newest CatchupItems items
 // of each and runs the hooks for those not handled yet: items published
 // while the bot was away. Live notifications of a node wait until its
-// fetched items are dispatched. Resume returns when every node is done.
+// fetched items are dispatched. Meanwhile it unsubscribes from the
+// orphan subscriptions, those no hook uses any more (see New). Resume
+// returns when every node is done.
 func (m *Manager) Resume(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.dropOrphans(ctx)
+	}()
 	subs := m.Subscriptions()
 	if len(subs) == 0 {
 		return
 	}
 	m.d.push(op{hold: subs})
 	sem := make(chan struct{}, 4) // requests in flight
-	var wg sync.WaitGroup
 	for _, key := range subs {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -412,7 +424,6 @@ func (m *Manager) Resume(ctx context.Context) {
 			m.d.push(op{items: items, release: &key})
 		}()
 	}
-	wg.Wait()
 }
 
 // resumeNode subscribes to key again and returns its newest items.
