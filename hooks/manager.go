@@ -79,9 +79,13 @@ type Manager struct {
 	wg     sync.WaitGroup // workers, loader and recorder
 	loaded chan struct{}  // closed when stored hooks are validated
 
-	// opMu serializes Create and Delete, which call the PubSub service
-	// and the database; Dispatch never takes it.
+	// opMu serializes Create, Delete and the removal of orphan
+	// subscriptions, which call the PubSub service and the database;
+	// Dispatch never takes it.
 	opMu sync.Mutex
+	// orphanMu serializes the orphan cleanups of Resumes (see
+	// dropOrphans); taken before opMu, never while holding it.
+	orphanMu sync.Mutex
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signaled when ready gets a hook or closing
@@ -91,13 +95,20 @@ type Manager struct {
 	subs    map[Subscription]*subscription
 	ready   []*entry // hooks with queued items, in turn
 	lruList *list.List
+	// orphans are recorded subscriptions that no hook uses: left by
+	// temporary hooks when the bot stopped, by a creation that did not
+	// finish, or by an unsubscription whose outcome is unknown. The next
+	// Resume unsubscribes from them.
+	orphans []Subscription
 }
 
 // New returns a Manager that has loaded the persistent hooks of
 // opts.DB. Their code is compiled in the background (see WaitLoaded): a
 // hook whose code no longer compiles stays listed with State "error: …"
 // and does not run. New does not subscribe: the bot resubscribes to
-// Subscriptions once connected, and reports with SetState.
+// Subscriptions once connected, and reports with SetState. The recorded
+// subscriptions that no stored hook uses any more are orphans, which the
+// first Resume unsubscribes from.
 func New(ctx context.Context, opts Options) (*Manager, error) {
 	return newManager(ctx, opts, compileRuntime)
 }
@@ -138,6 +149,15 @@ func newManager(ctx context.Context, opts Options, compile compileFunc) (*Manage
 		}}
 		m.register(e, StateSubscribed)
 		entries = append(entries, e)
+	}
+	recorded, err := opts.DB.Subscriptions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("hooks: %w", err)
+	}
+	for _, r := range recorded {
+		if key := (Subscription{r.Service, r.Node}); m.subs[key] == nil {
+			m.orphans = append(m.orphans, key)
+		}
 	}
 
 	m.d = newDelivery(m, opts.DB, max(DefaultKeepHandled, 2*opts.CatchupItems), opts.KeepRuns)
@@ -229,7 +249,9 @@ func (m *Manager) WaitLoaded(ctx context.Context) error {
 func (m *Manager) program(e *entry) (program, error) {
 	e.loadMu.Lock()
 	if e.prog == nil && e.loadErr == nil {
-		e.prog, e.loadErr = m.compile(m.ctx, m.source(e.hook))
+		// Type and Arg only: State may change meanwhile (SetState).
+		src := sourceOf(Hook{Type: e.hook.Type, Arg: e.hook.Arg}, m.opts.HooksPath)
+		e.prog, e.loadErr = m.compile(m.ctx, src)
 		if e.loadErr != nil && m.ctx.Err() != nil {
 			// Stopped, not broken: leave it for another try.
 			err := e.loadErr
@@ -275,10 +297,6 @@ func (e *entry) unload() {
 	e.loadMu.Unlock()
 }
 
-func (m *Manager) source(h Hook) runtime.Source {
-	return sourceOf(h, m.opts.HooksPath)
-}
-
 // Create compiles, subscribes and registers h, and returns it with its
 // ID, Created and State filled in. An empty Service means the owner's
 // bare JID (their PEP service). Errors are meant for the user: a compile
@@ -314,6 +332,12 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 	m.mu.Unlock()
 	state, subscribed := "", false
 	if sub == nil {
+		// Recorded first: if the bot dies once subscribed, the next
+		// start finds the subscription and, without a stored hook on the
+		// node, ends it.
+		if err := m.opts.DB.AddSubscription(ctx, key.Service, key.Node); err != nil {
+			return Hook{}, fmt.Errorf("create hook: %w", err)
+		}
 		// Hold the node's notifications until the hook is registered:
 		// one published meanwhile must reach it.
 		m.d.push(op{hold: []Subscription{key}})
@@ -324,6 +348,15 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 		}()
 		state, err = m.opts.PubSub.Subscribe(ctx, h.Service, h.Node)
 		if err != nil {
+			switch {
+			case unanswered(ctx, err):
+				// Maybe subscribed after all: the next Resume ends it.
+				m.addOrphan(key)
+			case !m.isOrphan(key):
+				// Not subscribed. (A queued orphan may still be: the
+				// next Resume ends it, and then drops the record.)
+				m.dropRecord(ctx, key)
+			}
 			return Hook{}, fmt.Errorf("subscribe to node %s on %s: %w", h.Node, h.Service, err)
 		}
 		if state == "" {
@@ -344,7 +377,7 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 		})
 		if err != nil {
 			if subscribed {
-				m.unsubscribe(ctx, key)
+				m.unsubscribeLast(ctx, key)
 			}
 			return Hook{}, fmt.Errorf("create hook: %w", err)
 		}
@@ -365,7 +398,7 @@ func (m *Manager) Create(ctx context.Context, h Hook) (Hook, error) {
 			}
 		}
 		if subscribed {
-			m.unsubscribe(ctx, key)
+			m.unsubscribeLast(ctx, key)
 		}
 		return Hook{}, fmt.Errorf("create hook: %w", err)
 	}
@@ -384,15 +417,118 @@ func (m *Manager) isClosing() bool {
 	return m.closing
 }
 
-// unsubscribe ends the bot's subscription to key, logging a failure: the
-// hooks are gone whatever the service says. Delivery forgets the node's
-// handled items (a new first hook records the node's items again), so
-// the journal is bounded by the nodes that have hooks.
-func (m *Manager) unsubscribe(ctx context.Context, key Subscription) {
-	if err := m.opts.PubSub.Unsubscribe(ctx, key.Service, key.Node); err != nil {
+// unsubscribe ends the bot's subscription to key, which no hook uses,
+// and returns the service's error. Delivery forgets the node's handled
+// items (a new first hook records the node's items again), so the
+// journal is bounded by the nodes that have hooks. The record of the
+// subscription is removed, unless the request got no answer (ctx done:
+// the connection went away, or it timed out): then the subscription may
+// still be there, and stays recorded and queued for the next Resume.
+// Any other error leaves nothing to undo (not subscribed, no such node).
+// The caller holds opMu.
+func (m *Manager) unsubscribe(ctx context.Context, key Subscription) error {
+	err := m.opts.PubSub.Unsubscribe(ctx, key.Service, key.Node)
+	m.d.push(op{forget: &key})
+	if err != nil && unanswered(ctx, err) {
+		m.addOrphan(key)
+		return err
+	}
+	m.dropRecord(ctx, key)
+	m.unqueueOrphan(key)
+	return err
+}
+
+// unsubscribeLast unsubscribes from key, whose last hook is gone (or was
+// never created), logging a failure: the hooks are gone whatever the
+// service says.
+func (m *Manager) unsubscribeLast(ctx context.Context, key Subscription) {
+	if err := m.unsubscribe(ctx, key); err != nil {
 		m.log.Warn("unsubscribe failed", "service", key.Service, "node", key.Node, "err", err)
 	}
-	m.d.push(op{forget: &key})
+}
+
+// unanswered reports whether err, from a request made with ctx, says
+// nothing of the service's state: ctx is done (the connection went away)
+// or the request timed out.
+func unanswered(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// dropRecord removes the record of the bot's subscription to key. A
+// failure is logged: the next start finds the record, and the
+// unsubscription then fails harmlessly.
+func (m *Manager) dropRecord(ctx context.Context, key Subscription) {
+	if err := m.opts.DB.DeleteSubscription(context.WithoutCancel(ctx), key.Service, key.Node); err != nil {
+		m.log.Warn("forget subscription", "service", key.Service, "node", key.Node, "err", err)
+	}
+}
+
+// addOrphan queues key for the next Resume to unsubscribe from.
+func (m *Manager) addOrphan(key Subscription) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !slices.Contains(m.orphans, key) {
+		m.orphans = append(m.orphans, key)
+	}
+}
+
+// unqueueOrphan removes key from the queued orphans.
+func (m *Manager) unqueueOrphan(key Subscription) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.orphans = slices.DeleteFunc(m.orphans, func(k Subscription) bool { return k == key })
+}
+
+// isOrphan reports whether key is queued for the next Resume.
+func (m *Manager) isOrphan(key Subscription) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Contains(m.orphans, key)
+}
+
+// dropOrphans unsubscribes from the queued orphan subscriptions, each
+// under opMu and only if the node still has no hook (one created
+// meanwhile makes the subscription its own: the record stays). An
+// orphan whose request gets no answer (ctx done) stays queued for the
+// next Resume, as do those not tried because ctx ended or the Manager
+// is closing.
+func (m *Manager) dropOrphans(ctx context.Context) {
+	m.orphanMu.Lock()
+	defer m.orphanMu.Unlock()
+	m.mu.Lock()
+	orphans := slices.Clone(m.orphans)
+	m.mu.Unlock()
+	for _, key := range orphans {
+		if ctx.Err() != nil || m.isClosing() {
+			return
+		}
+		m.dropOrphan(ctx, key)
+	}
+}
+
+// dropOrphan unsubscribes from the orphan subscription key unless a hook
+// uses it now.
+func (m *Manager) dropOrphan(ctx context.Context, key Subscription) {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	if m.isClosing() || !m.isOrphan(key) {
+		return // stopping, or dealt with meanwhile
+	}
+	if m.hasNode(key) {
+		m.unqueueOrphan(key)
+		return
+	}
+	err := m.unsubscribe(ctx, key)
+	switch {
+	case err == nil:
+		m.log.Info("unsubscribed from a node no hook uses any more", "service", key.Service, "node", key.Node)
+	case unanswered(ctx, err):
+		m.log.Info("unsubscribe from a node no hook uses: no answer, trying again at the next connection",
+			"service", key.Service, "node", key.Node, "err", err)
+	default:
+		m.log.Info("unsubscribe from a node no hook uses failed; forgetting the subscription",
+			"service", key.Service, "node", key.Node, "err", err)
+	}
 }
 
 // Delete deletes the hooks with these ids and returns how many it
@@ -489,7 +625,7 @@ func (m *Manager) deleteLocked(ctx context.Context, ids []string) (int, error) {
 		j.batch.finish()
 	}
 	for _, key := range emptied {
-		m.unsubscribe(ctx, key)
+		m.unsubscribeLast(ctx, key)
 	}
 	n := len(seen)
 	m.log.Info("hooks deleted", "count", n)
