@@ -23,6 +23,27 @@ const (
 	defaultGC   = 100         // Go's default GOGC
 )
 
+// memoryState is what the policy remembers between two looks.
+type memoryState struct {
+	last     uint64 // bytes allocated so far, at the last look
+	released uint64 // bytes allocated so far, at the last release
+}
+
+// step takes the bytes allocated so far and the live heap, and says
+// whether to give the freed memory back now and which GOGC to run at.
+func (s *memoryState) step(allocs, live uint64) (release bool, gc int) {
+	release = allocs-s.last < idleAlloc && allocs-s.released > busyAlloc
+	s.last = allocs
+	if release {
+		s.released = allocs
+	}
+	gc = defaultGC
+	if live < smallHeap {
+		gc = smallGC
+	}
+	return release, gc
+}
+
 // memoryPolicy applies the policy above until ctx ends: it sets the
 // collector's pace from the live heap, unless tuneGC is false, and
 // returns the memory the collector freed to the system once allocation
@@ -39,35 +60,25 @@ func memoryPolicy(ctx context.Context, tuneGC bool) {
 		}
 		return samples[0].Value.Uint64(), samples[1].Value.Uint64()
 	}
+	allocs, live := read()
+	s := memoryState{last: allocs, released: allocs}
 	gc := 0
-	pace := func(live uint64) {
-		want := defaultGC
-		if live < smallHeap {
-			want = smallGC
+	t := time.NewTicker(memoryCheck)
+	defer t.Stop()
+	for {
+		release, want := s.step(allocs, live)
+		if release {
+			debug.FreeOSMemory()
 		}
 		if tuneGC && want != gc {
 			debug.SetGCPercent(want)
 			gc = want
 		}
-	}
-	last, live := read()
-	pace(live)
-	released := last
-	t := time.NewTicker(memoryCheck)
-	defer t.Stop()
-	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now, live := read()
-		pace(live)
-		if now-last < idleAlloc && now-released > busyAlloc {
-			debug.FreeOSMemory()
-			released, _ = read()
-			now = released
-		}
-		last = now
+		allocs, live = read()
 	}
 }

@@ -2,55 +2,55 @@ package main
 
 import (
 	"context"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
 )
 
-func forcedGCs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// TestMemoryPolicyReleases: after a burst of allocation, the memory is
-// given back (a forced collection) once allocation goes quiet, and only
-// once for one burst.
-func TestMemoryPolicyReleases(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go memoryPolicy(ctx, false)
-	before := forcedGCs()
-	busy := make([][]byte, 0, 64)
-	for range 64 {
-		busy = append(busy, make([]byte, 64<<10)) // 4 MB: a busy period
-	}
-	runtime.KeepAlive(busy)
-	deadline := time.Now().Add(5 * memoryCheck)
-	for forcedGCs() == before && time.Now().Before(deadline) {
-		time.Sleep(memoryCheck / 10)
-	}
-	after := forcedGCs()
-	if after == before {
-		t.Fatalf("no release within %v of idleness after a busy period", 5*memoryCheck)
-	}
-	time.Sleep(3 * memoryCheck)
-	if n := forcedGCs(); n != after {
-		t.Errorf("%d more releases while idle, want none", n-after)
+// TestMemoryStep: the memory is given back once, when allocation goes
+// quiet after a busy period, and the collector's pace follows the live
+// heap.
+func TestMemoryStep(t *testing.T) {
+	const mb = 1 << 20
+	s := memoryState{last: 10 * mb, released: 10 * mb}
+	for i, tc := range []struct {
+		allocs, live uint64
+		release      bool
+		gc           int
+	}{
+		{10 * mb, 4 * mb, false, smallGC},                         // idle from the start: nothing to give back
+		{10*mb + idleAlloc/2, 4 * mb, false, smallGC},             // a little allocation: still nothing
+		{20 * mb, 5 * mb, false, smallGC},                         // busy
+		{40 * mb, 6 * mb, false, smallGC},                         // busy
+		{40*mb + idleAlloc/2, 6 * mb, true, smallGC},              // quiet after a busy period: release
+		{40*mb + idleAlloc, 6 * mb, false, smallGC},               // still quiet: released already
+		{40*mb + idleAlloc + busyAlloc/2, 6 * mb, false, smallGC}, // some allocation, not a busy period
+		{200 * mb, 40 * mb, false, defaultGC},                     // a large live heap: Go's default
+		{200*mb + 1, 40 * mb, true, defaultGC},                    // quiet again: release
+	} {
+		release, gc := s.step(tc.allocs, tc.live)
+		if release != tc.release || gc != tc.gc {
+			t.Errorf("step %d (allocs %d, live %d) = %v, %d; want %v, %d", i, tc.allocs, tc.live, release, gc, tc.release, tc.gc)
+		}
 	}
 }
 
-// TestMemoryPolicyPace: with a small live heap the collector runs at
-// smallGC; tuneGC false leaves the setting alone.
+// TestMemoryPolicyPace: the running policy sets GOGC from the live heap,
+// and leaves it alone when tuneGC is false.
 func TestMemoryPolicyPace(t *testing.T) {
 	orig := debug.SetGCPercent(defaultGC)
 	defer debug.SetGCPercent(orig)
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	paced := defaultGC
+	if live[0].Value.Uint64() < smallHeap {
+		paced = smallGC
+	}
 	for _, tc := range []struct {
 		tune bool
 		want int
-	}{{true, smallGC}, {false, defaultGC}} {
+	}{{true, paced}, {false, defaultGC}} {
 		debug.SetGCPercent(defaultGC)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
