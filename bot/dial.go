@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"mellium.im/sasl"
 	"mellium.im/xmpp"
-	"mellium.im/xmpp/dial"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 
@@ -32,6 +32,9 @@ type DialConfig struct {
 	CAFile             string // extra PEM roots; "" for the system roots
 	InsecureSkipVerify bool   // tests only; logs a warning
 	Logger             *slog.Logger
+	// Resolver looks up the SRV records and host names; nil is
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 }
 
 // Dial connects to the server of cfg.JID (or cfg.Server), negotiates TLS
@@ -63,24 +66,9 @@ func Dial(ctx context.Context, cfg DialConfig) (*xmpp.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	var conn net.Conn
-	switch {
-	case cfg.Server == "":
-		d := dial.Dialer{NoTLS: cfg.TLS != "direct", TLSConfig: tlsCfg}
-		conn, err = d.Dial(ctx, "tcp", account)
-	default:
-		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", cfg.Server)
-		if err == nil && cfg.TLS == "direct" {
-			tc := tls.Client(conn, tlsCfg)
-			if err = tc.HandshakeContext(ctx); err != nil {
-				conn.Close()
-			}
-			conn = tc
-		}
-	}
+	conn, err := cfg.connect(ctx, tlsCfg)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", cfg.serverName(), err)
+		return nil, err
 	}
 
 	mechs := []sasl.Mechanism{sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1}
@@ -128,6 +116,77 @@ func Dial(ctx context.Context, cfg DialConfig) (*xmpp.Session, error) {
 		return nil, fmt.Errorf("server bound resource %q instead of %q", got, cfg.Resource)
 	}
 	return s, nil
+}
+
+// Default ports, when the domain has no SRV records (RFC 6120 §3.2.2 and,
+// for direct TLS, the port XEP-0368 servers customarily use).
+const (
+	defaultPort          = "5222"
+	defaultDirectTLSPort = "5223"
+)
+
+// connect opens the connection, with TLS already on for "direct": to
+// cfg.Server, or else to the addresses of the domain's SRV records
+// (_xmpps-client for direct TLS, _xmpp-client otherwise) in their order,
+// or else to the domain on the default port.
+func (cfg DialConfig) connect(ctx context.Context, tlsCfg *tls.Config) (net.Conn, error) {
+	addrs := []string{cfg.Server}
+	if cfg.Server == "" {
+		var err error
+		if addrs, err = cfg.lookup(ctx); err != nil {
+			return nil, err
+		}
+	}
+	d := net.Dialer{Resolver: cfg.Resolver}
+	var errs []error
+	for _, addr := range addrs {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil && cfg.TLS == "direct" {
+			tc := tls.Client(conn, tlsCfg)
+			if err = tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+			}
+			conn = tc
+		}
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("dial %s: %w", cfg.serverName(), errors.Join(errs...))
+}
+
+// lookup returns the addresses to try for the domain of cfg.JID. A
+// failed lookup counts as no records: the domain's default port is
+// tried.
+func (cfg DialConfig) lookup(ctx context.Context) ([]string, error) {
+	domain := cfg.JID.Domainpart()
+	service, port := "xmpp-client", defaultPort
+	if cfg.TLS == "direct" {
+		service, port = "xmpps-client", defaultDirectTLSPort
+	}
+	r := cfg.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	var addrs []string
+	_, srvs, err := r.LookupSRV(ctx, service, "tcp", domain)
+	for _, srv := range srvs {
+		if srv.Target == "." {
+			return nil, fmt.Errorf("dial %s: its SRV record says it offers no %s service", domain, service)
+		}
+		addrs = append(addrs, net.JoinHostPort(strings.TrimSuffix(srv.Target, "."), strconv.Itoa(int(srv.Port))))
+	}
+	if len(addrs) == 0 {
+		if err != nil {
+			cfg.Logger.Debug("no SRV records: trying the default port", "domain", domain, "service", service, "err", err)
+		}
+		addrs = append(addrs, net.JoinHostPort(domain, port))
+	}
+	return addrs, nil
 }
 
 // tlsConfig builds the client TLS configuration.
