@@ -65,11 +65,8 @@ const (
 	qPendingDelete = `DELETE FROM pending WHERE id = ?`
 )
 
-// The multi-row forms of the statements above.
-var (
-	qHandledUpsert     = manyRows(handledUpsert, handledTuple, 1)
-	qHandledUpsertMany = manyRows(handledUpsert, handledTuple, rowsPerInsert)
-)
+// The upsert of handled items, for 1, 2, 4, … rows.
+var qHandledUpserts = insertForms(handledUpsert, handledTuple)
 
 // Batch is what one Write stores, in one transaction.
 type Batch struct {
@@ -98,7 +95,7 @@ func (db *DB) Write(ctx context.Context, b Batch) error {
 	}
 	defer tx.Rollback()
 	stmt := func(q string) *sql.Stmt { return tx.StmtContext(ctx, stmts[q]) }
-	upsert := rowWriter{one: stmt(qHandledUpsert), many: stmt(qHandledUpsertMany), width: 5}
+	upsert := newRowWriter(stmt, qHandledUpserts, 5)
 	forget, forgetNode := stmt(qHandledForget), stmt(qHandledForgetNode)
 	insert, remove := stmt(qPendingInsert), stmt(qPendingDelete)
 	for _, r := range b.Records {

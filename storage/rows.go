@@ -3,25 +3,42 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"strings"
 )
 
 // rowsPerInsert is how many rows one multi-row INSERT of the event path
-// carries: executing a statement costs more than the row it stores.
+// carries at most: executing a statement costs more than the row it
+// stores. It is a power of two.
 const rowsPerInsert = 32
 
-// manyRows returns the INSERT statement format (its VALUES tuples as %[1]s)
-// with n copies of tuple.
-func manyRows(format, tuple string, n int) string {
-	return strings.ReplaceAll(format, "%[1]s", strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", "))
+// insertForms returns the INSERT statement format (its VALUES tuples as
+// %[1]s) with 1, 2, 4, … rowsPerInsert copies of tuple: any number of
+// rows is written with one statement per bit of the number.
+func insertForms(format, tuple string) []string {
+	var qs []string
+	for n := 1; n <= rowsPerInsert; n *= 2 {
+		values := strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
+		qs = append(qs, strings.ReplaceAll(format, "%[1]s", values))
+	}
+	return qs
 }
 
-// rowWriter executes an INSERT for many rows: rowsPerInsert rows per
-// execution of many, the rest one by one with one.
+// rowWriter executes an INSERT for many rows, with the fewest statements.
 type rowWriter struct {
-	one, many *sql.Stmt
-	width     int // arguments per row
-	args      []any
+	forms []*sql.Stmt // forms[i] inserts 1<<i rows
+	width int         // arguments per row
+	args  []any
+}
+
+// newRowWriter returns a rowWriter of the statements insertForms made,
+// as stmt gives them for the transaction.
+func newRowWriter(stmt func(string) *sql.Stmt, forms []string, width int) *rowWriter {
+	w := &rowWriter{width: width}
+	for _, q := range forms {
+		w.forms = append(w.forms, stmt(q))
+	}
+	return w
 }
 
 // add queues a row, and writes the queued rows once there are enough.
@@ -30,17 +47,20 @@ func (w *rowWriter) add(ctx context.Context, row ...any) error {
 	if len(w.args) < rowsPerInsert*w.width {
 		return nil
 	}
-	_, err := w.many.ExecContext(ctx, w.args...)
-	w.args = w.args[:0]
-	return err
+	return w.flush(ctx)
 }
 
 // flush writes the queued rows.
 func (w *rowWriter) flush(ctx context.Context) error {
-	for i := 0; i < len(w.args); i += w.width {
-		if _, err := w.one.ExecContext(ctx, w.args[i:i+w.width]...); err != nil {
+	args := w.args
+	for len(args) > 0 {
+		rows := len(args) / w.width
+		i := bits.Len(uint(rows)) - 1 // the largest form that fits
+		n := (1 << i) * w.width
+		if _, err := w.forms[i].ExecContext(ctx, args[:n]...); err != nil {
 			return err
 		}
+		args = args[n:]
 	}
 	w.args = w.args[:0]
 	return nil

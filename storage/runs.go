@@ -40,11 +40,8 @@ const (
 		(SELECT id FROM runs WHERE hook_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`
 )
 
-// The multi-row forms of the run insert.
-var (
-	qRunInsert     = manyRows(runInsert, runTuple, 1)
-	qRunInsertMany = manyRows(runInsert, runTuple, rowsPerInsert)
-)
+// The run insert, for 1, 2, 4, … rows.
+var qRunInserts = insertForms(runInsert, runTuple)
 
 // AddRuns stores runs in one transaction, then trims the history of each
 // hook they belong to to its newest keep runs (keep ≤ 0: no trimming).
@@ -54,7 +51,7 @@ func (db *DB) AddRuns(ctx context.Context, keep int, runs ...Run) error {
 
 // addRuns is AddRuns within tx.
 func addRuns(ctx context.Context, tx *sql.Tx, stmt func(string) *sql.Stmt, keep int, runs []Run) error {
-	insert := rowWriter{one: stmt(qRunInsert), many: stmt(qRunInsertMany), width: 10}
+	insert := newRowWriter(stmt, qRunInserts, 10)
 	hooks := make(map[string]int) // runs of each hook in runs
 	for _, r := range runs {
 		hooks[r.HookID]++

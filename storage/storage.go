@@ -181,8 +181,10 @@ func (db *DB) prepared(ctx context.Context) (map[string]*sql.Stmt, error) {
 		return db.stmts, nil
 	}
 	stmts := make(map[string]*sql.Stmt)
-	for _, q := range []string{qHandledUpsert, qHandledUpsertMany, qHandledForget, qHandledForgetNode,
-		qPendingInsert, qPendingDelete, qRunInsert, qRunInsertMany, qRunTrim} {
+	queries := []string{qHandledForget, qHandledForgetNode, qPendingInsert, qPendingDelete, qRunTrim}
+	queries = append(queries, qHandledUpserts...)
+	queries = append(queries, qRunInserts...)
+	for _, q := range queries {
 		s, err := db.db.PrepareContext(ctx, q)
 		if err != nil {
 			for _, s := range stmts {
