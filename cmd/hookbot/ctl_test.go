@@ -18,6 +18,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"hookbot/commands"
+	"hookbot/internal/prosody"
 )
 
 // Tests of hookbot ctl (SPEC §7, issue 6): flag and environment parsing
@@ -541,5 +542,26 @@ func TestIntegrationCtlBotFromPresence(t *testing.T) {
 	}
 	if res.code != ctlConn || !strings.Contains(res.stderr, "bot user@localhost/test is not reachable") {
 		t.Errorf("exit %d, stderr %q; want 2 and the full JID from presence", res.code, res.stderr)
+	}
+}
+
+// TestIntegrationCtlTLSModes: ctl reaches the bot over each way to
+// connect: STARTTLS, direct TLS (XEP-0368) and, on loopback, none.
+func TestIntegrationCtlTLSModes(t *testing.T) {
+	r := newRig(t, prosody.WithDirectTLS(), prosody.WithPlainC2S())
+	r.startBot(t, nil)
+	for _, tt := range []struct {
+		name  string
+		extra []string
+	}{
+		{"starttls", []string{"HOOKBOT_CTL_TLS", "starttls"}},
+		{"direct", []string{"HOOKBOT_CTL_TLS", "direct", "HOOKBOT_CTL_SERVER", r.srv.DirectTLSAddr}},
+		{"none", []string{"HOOKBOT_CTL_TLS", "none"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if out := r.ctl(t, "admin", "", tt.extra, "hook", "list").ok(t); out != "No hooks." {
+				t.Errorf("hook list printed %q", out)
+			}
+		})
 	}
 }
