@@ -269,23 +269,34 @@ admins = ["admin@%s"]
 // stopBot resumes the bot if it was paused, sends SIGTERM and waits, then
 // SIGKILL after 10 s.
 func (e *env) stopBot() {
-	p := e.bot.Process
-	p.Signal(syscall.SIGCONT)
+	e.bot.Process.Signal(syscall.SIGCONT)
+	e.terminate("hookbot", e.bot.Process, e.botDone)
+}
+
+// terminate sends SIGTERM to p, then SIGKILL if it has not exited (done
+// closed) within 10 s.
+func (e *env) terminate(name string, p *os.Process, done <-chan struct{}) {
 	p.Signal(syscall.SIGTERM)
 	select {
-	case <-e.botDone:
+	case <-done:
 	case <-time.After(10 * time.Second):
-		e.logf("hookbot (pid %d) ignored SIGTERM for 10 s: killing it", p.Pid)
+		e.logf("%s (pid %d) ignored SIGTERM for 10 s: killing it", name, p.Pid)
 		p.Kill()
-		<-e.botDone
+		<-done
 	}
 }
 
 // botAlive reports an error if the bot process has exited.
 func (e *env) botAlive() error {
+	return exited("hookbot", e.botDone, e.bot, e.botLog)
+}
+
+// exited returns an error with the end of its log if the process of cmd
+// has exited (done closed), and nil while it runs.
+func exited(name string, done <-chan struct{}, cmd *exec.Cmd, log string) error {
 	select {
-	case <-e.botDone:
-		return fmt.Errorf("hookbot exited (%v); log:\n%s", e.bot.ProcessState, tail(e.botLog, 30))
+	case <-done:
+		return fmt.Errorf("%s exited (%v); log:\n%s", name, cmd.ProcessState, tail(log, 30))
 	default:
 		return nil
 	}

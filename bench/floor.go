@@ -213,27 +213,14 @@ func (e *env) readFloor(r *os.File, ready chan<- struct{}) {
 
 // floorAlive reports an error if the floor process has exited.
 func (e *env) floorAlive() error {
-	select {
-	case <-e.floor.done:
-		return fmt.Errorf("the floor exited (%v); log:\n%s", e.floor.cmd.ProcessState, tail(e.floor.log, 30))
-	default:
-		return nil
-	}
+	return exited("the floor", e.floor.done, e.floor.cmd, e.floor.log)
 }
 
-// stopFloor closes the floor's standard input and sends SIGTERM, then
-// SIGKILL after 10 s.
+// stopFloor closes the floor's standard input and terminates it.
 func (e *env) stopFloor() {
 	f := e.floor
 	f.stdin.Close()
-	f.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-f.done:
-	case <-time.After(10 * time.Second):
-		e.logf("the floor (pid %d) ignored SIGTERM for 10 s: killing it", f.cmd.Process.Pid)
-		f.cmd.Process.Kill()
-		<-f.done
-	}
+	e.terminate("the floor", f.cmd.Process, f.done)
 	if s := f.cmd.ProcessState; s != nil && !s.Success() {
 		e.logf("the floor exited with %v; log:\n%s", s, tail(f.log, 10))
 	}

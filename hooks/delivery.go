@@ -337,10 +337,10 @@ func (d *delivery) accept(ctx context.Context, recs []storage.Record, items []ho
 			continue
 		}
 		if !seed {
-			if ids := d.m.Match(it); len(ids) > 0 {
-				d.nextID++
-				rec.Pending, rec.Hooks = d.nextID, ids
-				d.m.DispatchTo(ids, it, d.acker(rec.Pending))
+			id := d.nextID + 1
+			if ids := d.m.dispatchMatching(it, d.acker(id)); len(ids) > 0 {
+				d.nextID = id
+				rec.Pending, rec.Hooks = id, ids
 			}
 		}
 		recs = append(recs, rec)

@@ -59,15 +59,7 @@ func (m *Manager) Dispatch(item hookbot.Item) int {
 // not block. Items dropped by Close never call done.
 func (m *Manager) DispatchFunc(item hookbot.Item, done func()) int {
 	m.mu.Lock()
-	var targets []*entry
-	if sub := m.subs[Subscription{item.Service, item.Node}]; sub != nil {
-		for _, e := range sub.hooks {
-			if slices.Contains(e.hook.Events, item.Kind) {
-				targets = append(targets, e)
-			}
-		}
-	}
-	n := m.enqueue(targets, item, done)
+	n := m.enqueue(m.matching(item), item, done)
 	m.mu.Unlock()
 	if n == 0 && done != nil {
 		done()
@@ -79,15 +71,44 @@ func (m *Manager) DispatchFunc(item hookbot.Item, done func()) int {
 func (m *Manager) Match(item hookbot.Item) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var ids []string
-	if sub := m.subs[Subscription{item.Service, item.Node}]; sub != nil {
-		for _, e := range sub.hooks {
-			if !e.broken && slices.Contains(e.hook.Events, item.Kind) {
-				ids = append(ids, e.hook.ID)
-			}
+	return hookIDs(m.matching(item))
+}
+
+// dispatchMatching queues item for the hooks Match would return, under
+// one lock, and returns their ids. done, if not nil, is called once
+// every run of item is over; never when none was queued (no hook, or
+// Close), so that a journal entry stays pending for a replay.
+func (m *Manager) dispatchMatching(item hookbot.Item, done func()) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	targets := m.matching(item)
+	m.enqueue(targets, item, done)
+	return hookIDs(targets)
+}
+
+// matching returns the hooks on item's node that asked for its kind and
+// can run. The caller holds mu.
+func (m *Manager) matching(item hookbot.Item) []*entry {
+	sub := m.subs[Subscription{item.Service, item.Node}]
+	if sub == nil {
+		return nil
+	}
+	var targets []*entry
+	for _, e := range sub.hooks {
+		if !e.broken && slices.Contains(e.hook.Events, item.Kind) {
+			targets = append(targets, e)
 		}
 	}
-	return ids
+	return targets
+}
+
+// hookIDs returns the ids of the hooks of entries.
+func hookIDs(entries []*entry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.hook.ID)
+	}
+	return out
 }
 
 // DispatchTo queues item for the hooks with these ids, whatever their

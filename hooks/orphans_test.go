@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,30 +10,13 @@ import (
 	"testing"
 
 	"hookbot/hooks/hookbot"
+	"hookbot/internal/testutil"
 	"hookbot/storage"
 )
 
 // Orphan subscriptions: recorded subscriptions that no stored hook uses
 // when the bot starts (temporary hooks, a creation cut short) are ended
 // by the first Resume.
-
-// syncBuffer is a bytes.Buffer safe for a logger used from goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // flakyPubSub is fakePubSub whose Unsubscribe can fail.
 type flakyPubSub struct {
@@ -63,7 +45,7 @@ func (p *flakyPubSub) Unsubscribe(ctx context.Context, service, node string) err
 // restart closes the Manager and its database and opens them again on
 // the same file, with ps (e.ps if nil) and a logger writing to log (none
 // if nil). e.ps keeps its subscriptions: the service outlives the bot.
-func (e *env) restart(ps PubSub, log *syncBuffer) {
+func (e *env) restart(ps PubSub, log *testutil.SyncBuffer) {
 	e.t.Helper()
 	e.close()
 	db, err := storage.Open(context.Background(), e.path)
@@ -139,7 +121,7 @@ func TestOrphanTemporaryHook(t *testing.T) {
 	e.create(Hook{Node: "b", Arg: "rec", Persistent: true})
 	wantRecorded(t, e, "before the restart", subA, subB)
 
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	e.restart(nil, &log)
 	n := len(e.ps.Calls())
 	wantRecorded(t, e, "after the restart, before Resume", subA, subB)
@@ -255,7 +237,7 @@ func TestOrphanUnsubscribeFails(t *testing.T) {
 			defer cancel()
 			ps := &flakyPubSub{fakePubSub: e.ps}
 			ps.unsubErr = func(c context.Context) error { return tc.fail(c, cancel) }
-			var log syncBuffer
+			var log testutil.SyncBuffer
 			e.restart(ps, &log)
 			e.m.Resume(ctx)
 			if tc.wantKept {
